@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "cp/compile.h"
+
+#include <algorithm>
+#include <map>
+#include <stdexcept>
+
+#include "lb/maglev.h"
+
+namespace svclb::cp {
+
+uint8_t protocol_number(const std::string& p) {
+    if (p == "UDP") return kProtoUdp;
+    if (p == "SCTP") return kProtoSctp;
+    return kProtoTcp;
+}
+
+std::vector<UsableBackend> usable_backends(const Config& cfg, const Service& svc, const ServicePort& sp) {
+    struct Cand {
+        UsableBackend b;
+        bool ready, serving;
+    };
+    std::vector<Cand> all;
+    for (const auto& sl : cfg.slices) {
+        if (sl.ns != svc.ns || sl.service != svc.name || sl.addressType == "FQDN") continue;
+        const EndpointPort* ep = nullptr;
+        for (const auto& p : sl.ports)
+            if (p.name == sp.name && p.protocol == sp.protocol) ep = &p;
+        if (!ep || !ep->port) continue;
+        for (const auto& e : sl.endpoints) {
+            const bool ready = svc.publishNotReadyAddresses || e.conditions.ready.value_or(true);
+            const bool serving = svc.publishNotReadyAddresses || e.conditions.serving.value_or(ready);
+            const bool terminating = e.conditions.terminating.value_or(false);
+            for (const auto& a : e.addresses) {
+                auto ip = parse_ip(a);
+                if (!ip) continue;
+                all.push_back({{*ip, uint16_t(*ep->port), e.weight, terminating}, ready, serving});
+            }
+        }
+    }
+    std::vector<UsableBackend> out;
+    for (const auto& c : all)
+        if (c.ready && !c.b.terminating) out.push_back(c.b);
+    if (out.empty()) // Kubernetes' terminating-endpoint fallback
+        for (const auto& c : all)
+            if (c.serving && c.b.terminating) out.push_back(c.b);
+    // One backend per (address, port): duplicates across slices collapse.
+    std::sort(out.begin(), out.end(), [](const UsableBackend& a, const UsableBackend& b) {
+        return std::tie(a.addr, a.port) < std::tie(b.addr, b.port);
+    });
+    out.erase(std::unique(out.begin(), out.end(),
+                          [](const UsableBackend& a, const UsableBackend& b) {
+                              return a.addr == b.addr && a.port == b.port;
+                          }),
+              out.end());
+    return out;
+}
+
+std::vector<IpAddr> node_addresses(const Config& cfg) {
+    std::vector<IpAddr> addrs;
+    if (!cfg.cluster.nodeAddresses.empty()) {
+        for (const auto& s : cfg.cluster.nodeAddresses)
+            if (auto ip = parse_ip(s)) addrs.push_back(*ip);
+    } else {
+        for (const auto& p : cfg.appliance.ports)
+            for (const auto& a : p.addresses) {
+                IpAddr host;
+                if (parse_cidr(a, &host)) addrs.push_back(host);
+            }
+    }
+    if (cfg.cluster.nodePortAddresses.empty()) return addrs;
+    std::vector<IpAddr> out;
+    for (const auto& a : addrs)
+        for (const auto& c : cfg.cluster.nodePortAddresses) {
+            auto cidr = parse_cidr(c);
+            if (cidr && cidr->contains(a)) {
+                out.push_back(a);
+                break;
+            }
+        }
+    return out;
+}
+
+namespace {
+
+struct Iface {
+    uint16_t port_id;
+    IpAddr host;
+    Cidr net;
+};
+
+}  // namespace
+
+std::unique_ptr<Snapshot> compile(const Config& cfg, const std::vector<PortBinding>& ports,
+                                  uint64_t generation, int socket_id) {
+    auto snap = std::make_unique<Snapshot>(generation, socket_id);
+    const Appliance& ap = cfg.appliance;
+    const auto& t = ap.timeouts;
+    snap->timeouts = {t.tcpSyn, t.tcpEstablished, t.tcpFin, t.tcpTimeWait, t.tcpClose, t.udp, t.icmp, t.sctp};
+    snap->reject_rate = ap.rejectRateLimit;
+
+    std::map<std::string, uint16_t> port_by_name;
+    for (const auto& b : ports) {
+        port_by_name[b.name] = b.port_id;
+        snap->ports.push_back({b.port_id, b.mac, b.name});
+    }
+    std::vector<Iface> ifaces;
+    for (const auto& p : ap.ports) {
+        const uint16_t pid = port_by_name.at(p.name);
+        for (const auto& a : p.addresses) {
+            IpAddr host;
+            auto net = parse_cidr(a, &host);
+            if (!net) continue;
+            ifaces.push_back({pid, host, *net});
+            snap->add_local(host, kAddrInterface);
+            snap->add_route(*net, NextHop{pid, true, {}});
+        }
+    }
+    auto connected_port = [&](const IpAddr& a) -> const Iface* {
+        const Iface* best = nullptr;
+        for (const auto& i : ifaces)
+            if (i.net.contains(a) && (!best || i.net.len > best->net.len)) best = &i;
+        return best;
+    };
+    IpAddr gw4;
+    if (!ap.gateway.empty()) {
+        gw4 = *parse_ip(ap.gateway);
+        if (const Iface* i = connected_port(gw4)) {
+            Cidr def{};
+            def.addr = IpAddr::v4(0);
+            snap->add_route(def, NextHop{i->port_id, false, gw4});
+        }
+    }
+    // SNAT source addresses: the configured ones, else the interface addresses.
+    std::vector<IpAddr> snats;
+    for (const auto& s : ap.snatAddresses)
+        if (auto ip = parse_ip(s)) snats.push_back(*ip);
+    if (snats.empty())
+        for (const auto& i : ifaces) snats.push_back(i.host);
+    for (const auto& s : snats) snap->add_local(s, kAddrSnat);
+    for (const auto& c : cfg.cluster.serviceCIDRs)
+        if (auto cidr = parse_cidr(c)) snap->add_service_cidr(*cidr);
+
+    const std::vector<IpAddr> nodes = node_addresses(cfg);
+    for (const auto& n : nodes) snap->add_local(n, kAddrNode);
+
+    auto egress = [&](const IpAddr& dst, BackendRt& b) -> bool {
+        if (const Iface* i = connected_port(dst)) {
+            b.out_port = i->port_id;
+            b.nexthop = dst;
+        } else if (gw4.valid() && dst.is_v4()) {
+            const Iface* gi = connected_port(gw4);
+            if (!gi) return false;
+            b.out_port = gi->port_id;
+            b.nexthop = gw4;
+        } else {
+            return false;
+        }
+        // SNAT: an address on the egress subnet if there is one, else the first of the family.
+        const IpAddr* pick = nullptr;
+        for (const auto& s : snats)
+            if (s.family == dst.family) {
+                if (!pick) pick = &s;
+                for (const auto& i : ifaces)
+                    if (i.port_id == b.out_port && i.net.contains(s) && i.net.contains(b.nexthop)) {
+                        pick = &s;
+                        goto done;
+                    }
+            }
+    done:
+        if (!pick) return false;
+        b.snat = *pick;
+        return true;
+    };
+
+    for (const auto& svc : cfg.services) {
+        if (svc.type == "ExternalName" || svc.clusterIP == "None") continue;
+        for (const auto& sp : svc.ports) {
+            auto rt = std::make_unique<ServicePortRt>();
+            rt->name = svc.key() + ":" + (sp.name.empty() ? std::to_string(sp.port) : sp.name);
+            rt->proto = protocol_number(sp.protocol);
+            for (const auto& u : usable_backends(cfg, svc, sp)) {
+                BackendRt b;
+                b.addr = u.addr;
+                b.port = u.port;
+                b.weight = u.weight;
+                b.terminating = u.terminating;
+                b.id = backend_identity(u.addr, u.port);
+                if (!egress(u.addr, b)) continue; // unreachable: no route (counted at compile)
+                rt->backends.push_back(b);
+            }
+            std::stable_sort(rt->backends.begin(), rt->backends.end(),
+                             [](const BackendRt& a, const BackendRt& b) { return a.id < b.id; });
+            std::vector<MaglevBackend> mb;
+            for (const auto& b : rt->backends) mb.push_back({b.id, b.weight});
+            rt->maglev = maglev_build(mb, maglev_table_size(mb.size()));
+            ServicePortRt& added = snap->add_service_port(std::move(rt));
+            const uint32_t idx = added.index;
+            const uint8_t proto = added.proto;
+            for (const auto& ip : svc.clusterIPs)
+                if (auto a = parse_ip(ip)) snap->add_frontend(*a, proto, uint16_t(sp.port), idx);
+            for (const auto& ip : svc.externalIPs)
+                if (auto a = parse_ip(ip)) snap->add_frontend(*a, proto, uint16_t(sp.port), idx);
+            if ((svc.type == "NodePort" || svc.type == "LoadBalancer") && sp.nodePort > 0)
+                for (const auto& n : nodes) snap->add_frontend(n, proto, uint16_t(sp.nodePort), idx);
+            const bool ours = svc.loadBalancerClass.empty() ? cfg.cluster.defaultLoadBalancer
+                                                            : svc.loadBalancerClass == cfg.cluster.loadBalancerClass;
+            if (svc.type == "LoadBalancer" && ours)
+                for (const auto& ing : svc.ingress) {
+                    if (ing.ipMode == "Proxy") continue;
+                    if (auto a = parse_ip(ing.ip)) snap->add_frontend(*a, proto, uint16_t(sp.port), idx);
+                }
+        }
+    }
+    snap->finalize();
+    return snap;
+}
+
+}  // namespace svclb::cp

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "cp/controller.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <sstream>
+#include <stdexcept>
+
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "cp/validate.h"
+
+namespace svclb::cp {
+
+Controller::Controller(Dataplane& dp, std::vector<PortBinding> ports)
+    : dp_(dp), ports_(std::move(ports)), resolver_(dp) {}
+
+Controller::~Controller() {
+    if (listen_fd_ >= 0) {
+        close(listen_fd_);
+        unlink(socket_path_.c_str());
+    }
+}
+
+uint64_t Controller::now_ms() {
+    using namespace std::chrono;
+    return uint64_t(duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count());
+}
+
+Errors Controller::apply(Config next) {
+    Errors errs = validate_and_allocate(next, have_cfg_ ? &cfg_ : nullptr);
+    if (!errs.empty()) return errs;
+    // The dataplane's shape (ports, lcores, table sizes) is fixed at start: a reload that
+    // changes it is refused rather than half-applied.
+    if (have_cfg_) {
+        const auto& a = cfg_.appliance;
+        const auto& b = next.appliance;
+        auto same_ports = a.ports.size() == b.ports.size();
+        for (size_t i = 0; same_ports && i < a.ports.size(); i++)
+            same_ports = a.ports[i].name == b.ports[i].name && a.ports[i].device == b.ports[i].device;
+        if (!same_ports || a.workerLcores != b.workerLcores || a.mainLcore != b.mainLcore ||
+            a.flowTableSize != b.flowTableSize || a.hugepages != b.hugepages)
+            return {ConfigError{b.loc, "", "appliance",
+                                "Forbidden: ports, lcores, flowTableSize and hugepages take effect on "
+                                "restart only; restart svclb to change them"}};
+    }
+    std::unique_ptr<Snapshot> snap;
+    try {
+        snap = compile(next, ports_, generation_ + 1, dp_.config().socket_id);
+    } catch (const std::exception& e) {
+        return {ConfigError{next.appliance.loc, "", "", std::string("compile failed: ") + e.what()}};
+    }
+    const Snapshot* raw = snap.get();
+    resolver_.configure(next, ports_, *raw, now_ms()); // before publish: `raw` is alive
+    dp_.publish(std::move(snap));
+    generation_++;
+    cfg_ = std::move(next);
+    have_cfg_ = true;
+    return {};
+}
+
+void Controller::listen(const std::string& path) {
+    socket_path_ = path;
+    const auto dir = std::filesystem::path(path).parent_path();
+    if (!dir.empty()) {
+        std::filesystem::create_directories(dir);
+        chmod(dir.c_str(), 0700);
+    }
+    unlink(path.c_str());
+    listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    if (path.size() >= sizeof sa.sun_path) throw std::runtime_error("socket path too long: " + path);
+    std::strcpy(sa.sun_path, path.c_str());
+    const mode_t old = umask(0077);
+    const int rc = bind(listen_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    umask(old);
+    if (rc != 0 || ::listen(listen_fd_, 16) != 0)
+        throw std::runtime_error("cannot listen on " + path + ": " + std::strerror(errno));
+    chmod(path.c_str(), 0600);
+}
+
+void Controller::serve_one(int fd) {
+    timeval tv{1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    std::string req;
+    char buf[512];
+    while (req.find('\n') == std::string::npos && req.size() < 4096) {
+        const ssize_t n = read(fd, buf, sizeof buf);
+        if (n <= 0) break;
+        req.append(buf, size_t(n));
+    }
+    if (auto nl = req.find('\n'); nl != std::string::npos) req.resize(nl);
+    const std::string resp = handle(req);
+    size_t off = 0;
+    while (off < resp.size()) {
+        const ssize_t n = write(fd, resp.data() + off, resp.size() - off);
+        if (n <= 0) break;
+        off += size_t(n);
+    }
+    close(fd);
+}
+
+void Controller::poll(int timeout_ms) {
+    if (listen_fd_ >= 0) {
+        pollfd p{listen_fd_, POLLIN, 0};
+        if (::poll(&p, 1, timeout_ms) > 0)
+            for (int i = 0; i < 8; i++) {
+                const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+                if (fd < 0) break;
+                serve_one(fd);
+            }
+    }
+    const uint64_t now = now_ms();
+    for (size_t w = 0; w < dp_.worker_count(); w++) {
+        rte_mbuf* pkts[64];
+        const unsigned n = rte_ring_sc_dequeue_burst(dp_.worker(w).to_cp(), reinterpret_cast<void**>(pkts),
+                                                     64, nullptr);
+        for (unsigned i = 0; i < n; i++) resolver_.on_packet(pkts[i], now);
+    }
+    resolver_.tick(now);
+}
+
+std::string Controller::handle(const std::string& request) {
+    if (request == "stats") return stats_json();
+    if (request == "services") return services_table();
+    if (request == "neighbours") return resolver_.describe();
+    if (request == "generation") return std::to_string(generation_) + "\n";
+    return "error: unknown request \"" + request + "\" (stats, services, neighbours, generation)\n";
+}
+
+std::string Controller::stats_json() {
+    uint64_t drops[kNumDrops], events[kNumEvents];
+    dp_.sum_counters(drops, events);
+    uint64_t flows = 0;
+    for (size_t w = 0; w < dp_.worker_count(); w++) flows += dp_.worker(w).flow_count();
+    std::ostringstream o;
+    o << "{\"generation\": " << generation_ << ", \"workers\": " << dp_.worker_count()
+      << ", \"flows\": " << flows << ", \"rx\": " << events[size_t(Ev::kRx)]
+      << ", \"tx\": " << events[size_t(Ev::kTx)] << ", \"events\": {";
+    for (size_t i = 0; i < kNumEvents; i++)
+        o << (i ? ", " : "") << '"' << event_name(Ev(i)) << "\": " << events[i];
+    o << "}, \"drops\": {";
+    bool first = true;
+    for (size_t i = 0; i < kNumDrops; i++) {
+        uint64_t v = drops[i];
+        if (Drop(i) == Drop::kNeighUnresolved) v += resolver_.unresolved_drops();
+        if (Drop(i) == Drop::kNeighQueueFull) v += resolver_.queue_drops();
+        o << (first ? "" : ", ") << '"' << drop_name(Drop(i)) << "\": " << v;
+        first = false;
+    }
+    o << "}, \"neighbours\": {\"queued\": " << resolver_.queued()
+      << ", \"requests_sent\": " << resolver_.requests_sent() << "}}\n";
+    return o.str();
+}
+
+std::string Controller::services_table() {
+    const Snapshot* s = dp_.current();
+    std::ostringstream o;
+    o << "SERVICE PORT                      PROTO  BACKENDS  MAGLEV\n";
+    if (!s) return o.str();
+    for (const auto& sp : s->service_ports) {
+        const char* proto = sp->proto == kProtoUdp ? "UDP" : sp->proto == kProtoSctp ? "SCTP" : "TCP";
+        std::string b;
+        for (const auto& be : sp->backends) b += (b.empty() ? "" : ",") + format_ip_port(be.addr, be.port);
+        char line[128];
+        std::snprintf(line, sizeof line, "%-33s %-6s %-9zu %zu  ", sp->name.c_str(), proto,
+                      sp->backends.size(), sp->maglev.size());
+        o << line << b << "\n";
+    }
+    return o.str();
+}
+
+}  // namespace svclb::cp

@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: Apache-2.0
+// The control loop: applies configurations (validate -> allocate -> compile -> publish),
+// serves svclbctl on a root-only Unix socket, drains what workers hand over (ARP), and
+// runs the neighbour resolver. Runs on: control plane (the main lcore); it may block.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cp/compile.h"
+#include "cp/model.h"
+#include "cp/neighbour.h"
+#include "lb/dataplane.h"
+
+namespace svclb::cp {
+
+class Controller {
+public:
+    Controller(Dataplane& dp, std::vector<PortBinding> ports);
+    ~Controller();
+
+    // Validates `next` against the running config and, if valid, publishes it. On any error
+    // nothing changes and every error is returned.
+    Errors apply(Config next);
+    // Opens the control socket (parent directory 0700, socket 0600). Throws on failure.
+    void listen(const std::string& path);
+    // One iteration: serve at most a few socket requests (waiting up to timeout_ms for
+    // one), drain the workers' rings, tick the resolver.
+    void poll(int timeout_ms);
+    // The answer to one svclbctl request line.
+    std::string handle(const std::string& request);
+
+    uint64_t generation() const { return generation_; }
+    const Config& config() const { return cfg_; }
+    NeighbourResolver& resolver() { return resolver_; }
+    static uint64_t now_ms();
+
+private:
+    std::string stats_json();
+    std::string services_table();
+    void serve_one(int fd);
+
+    Dataplane& dp_;
+    std::vector<PortBinding> ports_;
+    Config cfg_;
+    bool have_cfg_ = false;
+    uint64_t generation_ = 0;
+    NeighbourResolver resolver_;
+    int listen_fd_ = -1;
+    std::string socket_path_;
+};
+
+}  // namespace svclb::cp

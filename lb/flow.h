@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: Apache-2.0
+// Per-lcore flow table (DESIGN.md, "Flows"). Invariant: one table per worker, read and
+// written by that worker only (plain rte_hash, no concurrency flags). Each flow has two
+// keys, the client->VIP tuple as received (forward) and the backend->SNAT tuple as
+// received (reverse); both map to one entry. A reply that reaches another worker is
+// handed to the owner, which the reply's destination port names (per-lcore SNAT ranges).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <type_traits>
+
+#include <rte_common.h>
+
+struct rte_hash;
+
+namespace svclb {
+
+// Addresses and ports in network byte order, exactly as on the wire.
+struct FlowKey4 {
+    uint32_t src = 0, dst = 0;
+    uint16_t sport = 0, dport = 0;
+    uint8_t proto = 0;
+    uint8_t zero[3] = {};
+};
+static_assert(sizeof(FlowKey4) == 16);
+static_assert(std::has_unique_object_representations_v<FlowKey4>);
+
+enum class FlowState : uint8_t {
+    kTcpSynSent,     // client SYN seen
+    kTcpEstablished, // backend answered SYN-ACK
+    kTcpFinWait,     // a FIN seen in one direction
+    kTcpTimeWait,    // FINs seen in both directions
+    kTcpClose,       // RST seen
+    kUdp,
+    kIcmp,
+    kSctp,
+    kCount
+};
+const char* flow_state_name(FlowState s) noexcept;
+
+struct alignas(RTE_CACHE_LINE_SIZE) Flow4 {
+    FlowKey4 fwd;           // client -> VIP
+    FlowKey4 rev;           // backend -> SNAT
+    uint64_t backend_id = 0;
+    uint64_t last_seen = 0; // TSC
+    uint64_t generation = 0; // snapshot generation the backend was last checked against
+    uint32_t fwd_nexthop = 0, rev_nexthop = 0; // next-hop IPs (network order)
+    int32_t fwd_neigh = -1, rev_neigh = -1;    // neighbour slots, -1 = not known yet
+    uint16_t fwd_port = 0, rev_port = 0;       // egress ports
+    uint32_t sp_index = 0;
+    FlowState state = FlowState::kUdp;
+    uint8_t fins = 0; // bit 0: FIN from client, bit 1: FIN from backend
+    bool in_use = false;
+};
+
+class FlowTable {
+public:
+    static constexpr int32_t kFull = -1;
+    static constexpr int32_t kExists = -2;
+
+    // Runs on: control plane (construction allocates).
+    FlowTable(uint32_t capacity, int socket_id, const std::string& name);
+    ~FlowTable();
+    FlowTable(const FlowTable&) = delete;
+    FlowTable& operator=(const FlowTable&) = delete;
+
+    // Runs on: owning worker. For each key, (index << 1 | reverse) or -1 for a miss.
+    // n <= 64.
+    void lookup_bulk(const FlowKey4* const* keys, uint32_t n, int32_t* out) const noexcept;
+    int32_t lookup(const FlowKey4& k) const noexcept;
+    // Runs on: owning worker. Creates a flow with both keys; index, kFull or kExists.
+    int32_t create(const FlowKey4& fwd, const FlowKey4& rev) noexcept;
+    void remove(uint32_t idx) noexcept;
+    Flow4& at(uint32_t idx) noexcept { return flows_[idx]; }
+    const Flow4& at(uint32_t idx) const noexcept { return flows_[idx]; }
+
+    // Runs on: owning worker. Scans up to `budget` slots from the aging cursor and removes
+    // flows idle for longer than their state's timeout (TSC cycles, indexed by FlowState).
+    // Returns the number removed.
+    uint32_t expire(uint64_t now, const uint64_t* timeout_tsc, uint32_t budget) noexcept;
+
+    uint32_t size() const noexcept { return used_; }
+    uint32_t capacity() const noexcept { return capacity_; }
+
+private:
+    rte_hash* hash_ = nullptr;
+    Flow4* flows_ = nullptr;
+    uint32_t* free_ = nullptr; // stack of free indices
+    uint32_t nfree_ = 0;
+    uint32_t used_ = 0;
+    uint32_t capacity_;
+    uint32_t cursor_ = 0;
+};
+
+}  // namespace svclb

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: Apache-2.0
+// Bounds-checked header access and the IPv4 L4 rewrite used by FullNAT.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include <rte_branch_prediction.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_tcp.h>
+#include <rte_udp.h>
+
+#include "lb/checksum.h"
+
+namespace svclb {
+
+// Runs on: any lcore. The header at byte offset `off`, or nullptr when the first segment
+// is too short to hold it.
+template <typename Hdr>
+inline Hdr* header_at(rte_mbuf* m, uint32_t off) noexcept {
+    if (unlikely(off + sizeof(Hdr) > rte_pktmbuf_data_len(m))) return nullptr;
+    return rte_pktmbuf_mtod_offset(m, Hdr*, off);
+}
+
+// Runs on: worker lcore. Rewrites an IPv4 packet's addresses and L4 ports and decrements
+// its TTL, updating the IPv4 and TCP/UDP checksums incrementally (RFC 1624 eqn. 3). All
+// arguments in network byte order. `l4` points at the TCP or UDP header. The caller has
+// checked that TTL > 1.
+inline void nat_rewrite4(rte_ipv4_hdr* ip, uint8_t* l4, uint8_t proto, uint32_t src, uint32_t dst,
+                         uint16_t sport, uint16_t dport) noexcept {
+    const uint32_t osrc = ip->src_addr, odst = ip->dst_addr;
+    // IP header: addresses and the (TTL, protocol) word.
+    uint16_t ttl_word_old, ttl_word_new;
+    std::memcpy(&ttl_word_old, &ip->time_to_live, 2);
+    ip->time_to_live--;
+    std::memcpy(&ttl_word_new, &ip->time_to_live, 2);
+    uint16_t ck = ip->hdr_checksum;
+    ck = csum::update32(ck, osrc, src);
+    ck = csum::update32(ck, odst, dst);
+    ck = csum::update16(ck, ttl_word_old, ttl_word_new);
+    ip->hdr_checksum = ck;
+    ip->src_addr = src;
+    ip->dst_addr = dst;
+
+    // L4: pseudo-header addresses and the ports.
+    uint8_t* ckp = l4 + (proto == IPPROTO_TCP ? offsetof(rte_tcp_hdr, cksum)
+                                              : offsetof(rte_udp_hdr, dgram_cksum));
+    uint16_t c, osport, odport;
+    std::memcpy(&c, ckp, 2);
+    std::memcpy(&osport, l4, 2);
+    std::memcpy(&odport, l4 + 2, 2);
+    std::memcpy(l4, &sport, 2);
+    std::memcpy(l4 + 2, &dport, 2);
+    if (proto == IPPROTO_UDP && c == 0) return; // UDP without checksum stays without
+    c = csum::update32(c, osrc, src);
+    c = csum::update32(c, odst, dst);
+    c = csum::update16(c, osport, sport);
+    c = csum::update16(c, odport, dport);
+    if (proto == IPPROTO_UDP && c == 0) c = 0xffff; // RFC 768: 0 means "no checksum"
+    std::memcpy(ckp, &c, 2);
+}
+
+}  // namespace svclb

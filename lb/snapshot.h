@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: Apache-2.0
+// The immutable, versioned table the workers read (DESIGN.md, "The snapshot").
+// RCU reader protocol: a worker loads the current pointer once per poll iteration, uses
+// it for that iteration only, and reports quiescence afterwards (rte_rcu_qsbr). Nothing a
+// worker keeps across iterations (flow entries) points into a snapshot: flows hold values
+// and the generation they were validated against.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lb/addr.h"
+#include "lb/counters.h"
+
+struct rte_hash;
+struct rte_lpm;
+
+namespace svclb {
+
+inline constexpr uint8_t kProtoIcmp = 1;
+inline constexpr uint8_t kProtoTcp = 6;
+inline constexpr uint8_t kProtoUdp = 17;
+inline constexpr uint8_t kProtoSctp = 132;
+
+struct BackendRt {
+    IpAddr addr;
+    uint16_t port = 0;    // host order
+    uint32_t weight = 1;
+    uint64_t id = 0;      // backend_identity(addr, port)
+    IpAddr snat;          // our source address towards this backend
+    IpAddr nexthop;       // backend itself when on-link, else the gateway
+    uint16_t out_port = 0;
+    bool terminating = false;
+};
+
+// One frontend's service port: what a (address, protocol, port) match resolves to.
+struct ServicePortRt {
+    uint32_t index = 0;          // position in Snapshot::service_ports
+    std::string name;            // "namespace/service:port" for stats and traces
+    uint8_t proto = kProtoTcp;
+    bool snat = true;            // FullNAT
+    std::vector<BackendRt> backends; // sorted by id (stable); all usable ones
+    std::vector<uint32_t> maglev;    // indices into backends; empty = no usable endpoint
+    // Runs on: any lcore. Index of the backend with identity `id`, or -1.
+    int32_t find_backend(uint64_t id) const noexcept;
+};
+
+enum AddrKind : uint8_t {
+    kAddrInterface = 1, // an address of a dataplane port
+    kAddrSnat = 2,      // a SNAT source address
+    kAddrVip = 4,       // a frontend address (clusterIP, externalIP, ...)
+    kAddrNode = 8,      // a NodePort address
+};
+
+struct LocalAddr {
+    IpAddr addr;
+    uint8_t kinds = 0;
+};
+
+struct NextHop {
+    uint16_t port = 0;
+    bool connected = true; // next hop is the destination itself
+    IpAddr gateway;
+};
+
+struct PortRt {
+    uint16_t port_id = 0;
+    MacAddr mac;
+    std::string name;
+};
+
+struct FrontendKey {
+    uint8_t addr[16];
+    uint16_t port_be;
+    uint8_t proto;
+    uint8_t family;
+};
+static_assert(sizeof(FrontendKey) == 20);
+
+// Aging, in seconds (the appliance's timeouts).
+struct FlowTimeouts {
+    uint32_t tcp_syn = 30, tcp_established = 900, tcp_fin = 60, tcp_time_wait = 30,
+             tcp_close = 10, udp = 120, icmp = 30, sctp = 900;
+};
+
+class Snapshot {
+public:
+    Snapshot(uint64_t generation, int socket_id);
+    ~Snapshot();
+    Snapshot(const Snapshot&) = delete;
+    Snapshot& operator=(const Snapshot&) = delete;
+
+    // ---- building (control plane, before publication) ----
+    void add_local(const IpAddr& a, uint8_t kinds);
+    void add_service_cidr(const Cidr& c);
+    void add_route(const Cidr& c, const NextHop& nh);
+    ServicePortRt& add_service_port(std::unique_ptr<ServicePortRt> sp);
+    void add_frontend(const IpAddr& addr, uint8_t proto, uint16_t port, uint32_t sp_index);
+    // Builds the lookup structures. Throws std::runtime_error on DPDK allocation failure.
+    void finalize();
+
+    // ---- reading (any lcore, after publication) ----
+    // Runs on: worker lcore. Local address entry for an IPv4 destination (network order):
+    // >= 0 index into locals; kUnallocated for a service-CIDR address nobody owns; -1 none.
+    static constexpr int32_t kUnallocated = -2;
+    int32_t lookup_local4(uint32_t dst_be) const noexcept;
+    // Runs on: worker lcore. Service port for a frontend, or nullptr.
+    const ServicePortRt* lookup_frontend(const FrontendKey& k) const noexcept;
+    // Runs on: worker lcore. Next hop for an IPv4 destination, or nullptr.
+    const NextHop* route4(uint32_t dst_be) const noexcept;
+
+    static FrontendKey frontend_key(const IpAddr& addr, uint8_t proto, uint16_t port_host) noexcept;
+
+    uint64_t generation;
+    int socket_id;
+    std::vector<LocalAddr> locals;
+    std::vector<std::unique_ptr<ServicePortRt>> service_ports;
+    std::vector<Cidr> service_cidrs;
+    std::vector<NextHop> nexthops;
+    std::vector<PortRt> ports;
+    FlowTimeouts timeouts;
+    uint32_t reject_rate = 1000;
+
+private:
+    struct PendingFrontend {
+        FrontendKey key;
+        uint32_t sp_index;
+    };
+    struct PendingRoute {
+        Cidr cidr;
+        uint32_t nh;
+    };
+    std::vector<PendingFrontend> pending_frontends_;
+    std::vector<PendingRoute> pending_routes_;
+    rte_hash* frontends_ = nullptr;
+    rte_lpm* local4_ = nullptr;
+    rte_lpm* routes4_ = nullptr;
+};
+
+}  // namespace svclb

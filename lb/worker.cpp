@@ -1,0 +1,481 @@
+// SPDX-License-Identifier: Apache-2.0
+// The per-packet pipeline. Runs on: worker lcore (everything below except the
+// constructor and destructor).
+#include "lb/worker.h"
+
+#include <stdexcept>
+#include <string>
+
+#include <rte_arp.h>
+#include <rte_cycles.h>
+#include <rte_ether.h>
+#include <rte_ethdev.h>
+#include <rte_hash_crc.h>
+#include <rte_icmp.h>
+#include <rte_ip.h>
+#include <rte_malloc.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+
+#include "lb/dataplane.h"
+#include "lb/packet.h"
+
+namespace svclb {
+
+PktPriv* pkt_priv(rte_mbuf* m) noexcept { return static_cast<PktPriv*>(rte_mbuf_to_priv(m)); }
+
+struct Worker::Cand {
+    rte_mbuf* m;
+    rte_ipv4_hdr* ip;
+    uint8_t* l4;
+    uint16_t in_port;
+    uint8_t local_kinds;
+    uint8_t tcp_flags;
+    FlowKey4 key;
+};
+
+static void tx_error_cb(rte_mbuf** pkts, uint16_t unsent, void* userdata) {
+    auto* c = static_cast<LcoreCounters*>(userdata);
+    c->drop(Drop::kTxFull, unsent);
+    rte_pktmbuf_free_bulk(pkts, unsent);
+}
+
+Worker::Worker(Dataplane& dp, uint16_t index, uint32_t flow_capacity, uint16_t snat_lo, uint16_t snat_hi)
+    : dp_(dp), neigh_(dp.neigh()), index_(index),
+      flows_(flow_capacity, dp.config().socket_id, "flows" + std::to_string(index)),
+      snat_lo_(snat_lo), snat_hi_(snat_hi), snat_next_(snat_lo) {
+    const std::string n = std::to_string(index);
+    to_cp_ = rte_ring_create(("tocp" + n).c_str(), 1024, dp.config().socket_id,
+                             RING_F_SP_ENQ | RING_F_SC_DEQ);
+    from_cp_ = rte_ring_create(("fromcp" + n).c_str(), 1024, dp.config().socket_id,
+                               RING_F_SP_ENQ | RING_F_SC_DEQ);
+    if (!to_cp_ || !from_cp_) throw std::runtime_error("cannot create worker rings");
+    uint16_t maxport = 0;
+    for (uint16_t p : dp.ports()) maxport = std::max<uint16_t>(maxport, p);
+    txbuf_.assign(maxport + 1, nullptr);
+    port_mac_.assign(maxport + 1, MacAddr{});
+    for (uint16_t p : dp.ports()) {
+        auto* b = static_cast<rte_eth_dev_tx_buffer*>(
+            rte_zmalloc_socket("txbuf", RTE_ETH_TX_BUFFER_SIZE(kBurst), 0, dp.config().socket_id));
+        if (!b) throw std::runtime_error("cannot allocate TX buffer");
+        rte_eth_tx_buffer_init(b, kBurst);
+        rte_eth_tx_buffer_set_err_callback(b, tx_error_cb, &counters_);
+        txbuf_[p] = b;
+        port_mac_[p] = dp.port_mac(p);
+    }
+    rte_rcu_qsbr_thread_register(dp.qsv(), index);
+}
+
+Worker::~Worker() {
+    for (auto* b : txbuf_) {
+        if (!b) continue;
+        rte_pktmbuf_free_bulk(b->pkts, b->length);
+        rte_free(b);
+    }
+    rte_mbuf* m;
+    while (rte_ring_dequeue(to_cp_, reinterpret_cast<void**>(&m)) == 0) rte_pktmbuf_free(m);
+    while (rte_ring_dequeue(from_cp_, reinterpret_cast<void**>(&m)) == 0) rte_pktmbuf_free(m);
+    rte_ring_free(to_cp_);
+    rte_ring_free(from_cp_);
+    rte_rcu_qsbr_thread_unregister(dp_.qsv(), index_);
+}
+
+void Worker::drop(rte_mbuf* m, Drop why) noexcept {
+    counters_.drop(why);
+    rte_pktmbuf_free(m);
+}
+
+void Worker::tx(uint16_t port, rte_mbuf* m) noexcept {
+    counters_.ev(Ev::kTx);
+    rte_eth_tx_buffer(port, index_, txbuf_[port], m);
+}
+
+void Worker::flush_tx() noexcept {
+    for (uint16_t p : dp_.ports()) rte_eth_tx_buffer_flush(p, index_, txbuf_[p]);
+}
+
+void Worker::to_control(rte_mbuf* m, uint8_t kind) noexcept {
+    pkt_priv(m)->kind = kind;
+    if (rte_ring_sp_enqueue(to_cp_, m) != 0) {
+        drop(m, kind == kPrivAwaitNeigh ? Drop::kNeighQueueFull : Drop::kExceptionFull);
+        return;
+    }
+    counters_.ev(Ev::kToControl);
+}
+
+uint16_t Worker::next_snat_port() noexcept {
+    const uint16_t p = snat_next_;
+    snat_next_ = snat_next_ + 1 >= snat_hi_ ? snat_lo_ : snat_next_ + 1;
+    return p;
+}
+
+uint32_t Worker::poll_once() noexcept {
+    const Snapshot* s = dp_.current();
+    uint32_t total = 0;
+    if (s) {
+        if (timeouts_gen_ != s->generation) { // convert the snapshot's timeouts once
+            const uint64_t hz = rte_get_tsc_hz();
+            const auto& t = s->timeouts;
+            timeout_tsc_[size_t(FlowState::kTcpSynSent)] = t.tcp_syn * hz;
+            timeout_tsc_[size_t(FlowState::kTcpEstablished)] = t.tcp_established * hz;
+            timeout_tsc_[size_t(FlowState::kTcpFinWait)] = t.tcp_fin * hz;
+            timeout_tsc_[size_t(FlowState::kTcpTimeWait)] = t.tcp_time_wait * hz;
+            timeout_tsc_[size_t(FlowState::kTcpClose)] = t.tcp_close * hz;
+            timeout_tsc_[size_t(FlowState::kUdp)] = t.udp * hz;
+            timeout_tsc_[size_t(FlowState::kIcmp)] = t.icmp * hz;
+            timeout_tsc_[size_t(FlowState::kSctp)] = t.sctp * hz;
+            timeouts_gen_ = s->generation;
+        }
+        rte_mbuf* pkts[kBurst];
+        for (uint16_t p : dp_.ports()) {
+            const uint16_t n = rte_eth_rx_burst(p, index_, pkts, kBurst);
+            if (n == 0) continue;
+            counters_.ev(Ev::kRx, n);
+            total += n;
+            process_burst(*s, p, pkts, n);
+        }
+        const uint32_t expired = flows_.expire(rte_rdtsc(), timeout_tsc_, 64);
+        if (expired) counters_.ev(Ev::kFlowsExpired, expired);
+    }
+    // What the control plane asked this worker to send.
+    rte_mbuf* cp[kBurst];
+    const unsigned nc = rte_ring_sc_dequeue_burst(from_cp_, reinterpret_cast<void**>(cp), kBurst, nullptr);
+    for (unsigned i = 0; i < nc; i++) tx(pkt_priv(cp[i])->out_port, cp[i]);
+    flush_tx();
+    flow_count_.store(flows_.size(), std::memory_order_relaxed);
+    if (online_) rte_rcu_qsbr_quiescent(dp_.qsv(), index_);
+    return total + nc;
+}
+
+void Worker::run() noexcept {
+    rte_rcu_qsbr_thread_online(dp_.qsv(), index_);
+    online_ = true;
+    const uint32_t backoff = dp_.idle_backoff_us();
+    while (!stop_.load(std::memory_order_relaxed)) {
+        if (poll_once() != 0) {
+            idle_polls_ = 0;
+            continue;
+        }
+        if (backoff && ++idle_polls_ >= 256) {
+            // Two vCPUs run svclb and its peers here: yield briefly when idle (DESIGN.md).
+            rte_rcu_qsbr_thread_offline(dp_.qsv(), index_);
+            rte_delay_us_sleep(backoff);
+            rte_rcu_qsbr_thread_online(dp_.qsv(), index_);
+            counters_.ev(Ev::kIdleSleeps);
+        }
+    }
+    online_ = false;
+    rte_rcu_qsbr_thread_offline(dp_.qsv(), index_);
+}
+
+void Worker::process_burst(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n) noexcept {
+    Cand cand[kBurst];
+    const FlowKey4* keys[kBurst];
+    int32_t res[kBurst];
+    uint32_t nc = 0;
+    const uint64_t now = rte_rdtsc();
+    const MacAddr& pmac = port_mac_[in_port];
+
+    for (uint16_t i = 0; i < n; i++) {
+        rte_mbuf* m = pkts[i];
+        if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
+        auto* eth = header_at<rte_ether_hdr>(m, 0);
+        if (unlikely(!eth)) {
+            drop(m, Drop::kEthTruncated);
+            continue;
+        }
+        if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_ARP)) {
+            handle_arp(s, in_port, m);
+            continue;
+        }
+        if (unlikely(std::memcmp(eth->dst_addr.addr_bytes, pmac.b.data(), 6) != 0)) {
+            drop(m, Drop::kNotForUs);
+            continue;
+        }
+        if (unlikely(eth->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4))) {
+            drop(m, Drop::kEthUnsupported);
+            continue;
+        }
+        constexpr uint32_t l3 = sizeof(rte_ether_hdr);
+        auto* ip = header_at<rte_ipv4_hdr>(m, l3);
+        if (unlikely(!ip)) {
+            drop(m, Drop::kIpTruncated);
+            continue;
+        }
+        if (unlikely((ip->version_ihl >> 4) != 4)) {
+            drop(m, Drop::kIpBadVersion);
+            continue;
+        }
+        const uint32_t ihl = uint32_t(ip->version_ihl & 0xf) * 4;
+        const uint32_t tot = rte_be_to_cpu_16(ip->total_length);
+        if (unlikely(ihl < 20 || tot < ihl || l3 + tot > rte_pktmbuf_data_len(m))) {
+            drop(m, Drop::kIpTruncated);
+            continue;
+        }
+        if (unlikely(ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK))) {
+            drop(m, Drop::kIpFragment);
+            continue;
+        }
+        // Trim Ethernet padding so the length we forward is the IP length.
+        if (l3 + tot < rte_pktmbuf_data_len(m)) rte_pktmbuf_trim(m, rte_pktmbuf_data_len(m) - (l3 + tot));
+        const int32_t local = s.lookup_local4(ip->dst_addr);
+        if (unlikely(local < 0)) {
+            drop(m, local == Snapshot::kUnallocated ? Drop::kUnallocated : Drop::kNoService);
+            continue;
+        }
+        uint8_t* l4 = reinterpret_cast<uint8_t*>(ip) + ihl;
+        const uint32_t l4len = tot - ihl;
+        const uint8_t proto = ip->next_proto_id;
+        uint8_t flags = 0;
+        if (proto == IPPROTO_TCP) {
+            if (unlikely(l4len < sizeof(rte_tcp_hdr) ||
+                         ((reinterpret_cast<rte_tcp_hdr*>(l4)->data_off >> 4) * 4u) < 20 ||
+                         ((reinterpret_cast<rte_tcp_hdr*>(l4)->data_off >> 4) * 4u) > l4len)) {
+                drop(m, Drop::kL4Truncated);
+                continue;
+            }
+            flags = reinterpret_cast<rte_tcp_hdr*>(l4)->tcp_flags;
+        } else if (proto == IPPROTO_UDP) {
+            if (unlikely(l4len < sizeof(rte_udp_hdr))) {
+                drop(m, Drop::kL4Truncated);
+                continue;
+            }
+        } else if (proto == IPPROTO_ICMP) {
+            handle_icmp(in_port, m, ip);
+            continue;
+        } else {
+            drop(m, Drop::kProtoUnsupported);
+            continue;
+        }
+        Cand& c = cand[nc];
+        c.m = m;
+        c.ip = ip;
+        c.l4 = l4;
+        c.in_port = in_port;
+        c.local_kinds = s.locals[local].kinds;
+        c.tcp_flags = flags;
+        c.key = FlowKey4{};
+        c.key.src = ip->src_addr;
+        c.key.dst = ip->dst_addr;
+        std::memcpy(&c.key.sport, l4, 4); // source and destination ports, wire order
+        c.key.proto = proto;
+        keys[nc] = &c.key;
+        nc++;
+    }
+    if (nc == 0) return;
+    flows_.lookup_bulk(keys, nc, res);
+    for (uint32_t i = 0; i < nc; i++) {
+        if (res[i] >= 0)
+            on_hit(s, cand[i], res[i], now);
+        else
+            on_miss(s, cand[i], now);
+    }
+}
+
+static bool is_pure_syn(uint8_t flags) noexcept {
+    return (flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG | RTE_TCP_RST_FLAG | RTE_TCP_FIN_FLAG)) ==
+           RTE_TCP_SYN_FLAG;
+}
+
+void Worker::on_hit(const Snapshot& s, Cand& c, int32_t res, uint64_t now) noexcept {
+    const uint32_t idx = uint32_t(res) >> 1;
+    Flow4& f = flows_.at(idx);
+    const bool reverse_dir = res & 1;
+    const uint8_t fl = c.tcp_flags;
+    if (!reverse_dir) {
+        bool reschedule = false;
+        if (f.generation != s.generation) {
+            // The snapshot changed since this flow last checked: is its backend still here?
+            const auto* sp = s.lookup_frontend(Snapshot::frontend_key(IpAddr::v4(f.fwd.dst), f.fwd.proto,
+                                                                      rte_be_to_cpu_16(f.fwd.dport)));
+            const bool present = sp && sp->find_backend(f.backend_id) >= 0;
+            if (present) {
+                f.generation = s.generation;
+                f.sp_index = sp->index;
+            } else {
+                // UDP moves at once; TCP on its next SYN (SEMANTICS.md, "Flows").
+                reschedule = f.fwd.proto == IPPROTO_UDP || is_pure_syn(fl);
+            }
+        }
+        if (f.fwd.proto == IPPROTO_TCP && is_pure_syn(fl) &&
+            (f.state == FlowState::kTcpTimeWait || f.state == FlowState::kTcpClose))
+            reschedule = true; // a new connection reusing the tuple
+        if (reschedule) {
+            flows_.remove(idx);
+            counters_.ev(Ev::kFlowsRescheduled);
+            on_miss(s, c, now);
+            return;
+        }
+    }
+    if (unlikely(c.ip->time_to_live <= 1)) {
+        drop(c.m, Drop::kTtlExceeded);
+        return;
+    }
+    f.last_seen = now;
+    if (f.fwd.proto == IPPROTO_TCP) {
+        if (fl & RTE_TCP_RST_FLAG) {
+            f.state = FlowState::kTcpClose;
+        } else if (fl & RTE_TCP_FIN_FLAG) {
+            f.fins |= reverse_dir ? 2 : 1;
+            f.state = f.fins == 3 ? FlowState::kTcpTimeWait : FlowState::kTcpFinWait;
+        } else if (reverse_dir && f.state == FlowState::kTcpSynSent &&
+                   (fl & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) == (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) {
+            f.state = FlowState::kTcpEstablished;
+        }
+    }
+    if (reverse_dir)
+        reverse(c, f);
+    else
+        forward(c, f);
+}
+
+void Worker::forward(Cand& c, Flow4& f) noexcept {
+    nat_rewrite4(c.ip, c.l4, f.fwd.proto, f.rev.dst, f.rev.src, f.rev.dport, f.rev.sport);
+    counters_.ev(Ev::kFwdEstablished);
+    emit(c.m, f.fwd_port, f.fwd_nexthop, f.fwd_neigh);
+}
+
+void Worker::reverse(Cand& c, Flow4& f) noexcept {
+    nat_rewrite4(c.ip, c.l4, f.fwd.proto, f.fwd.dst, f.fwd.src, f.fwd.dport, f.fwd.sport);
+    counters_.ev(Ev::kRevPackets);
+    emit(c.m, f.rev_port, f.rev_nexthop, f.rev_neigh);
+}
+
+void Worker::on_miss(const Snapshot& s, Cand& c, uint64_t now) noexcept {
+    if (!(c.local_kinds & kAddrVip)) { // a SNAT or interface address with no flow
+        drop(c.m, Drop::kNoFlow);
+        return;
+    }
+    const uint16_t dport = rte_be_to_cpu_16(c.key.dport);
+    const auto* sp = s.lookup_frontend(Snapshot::frontend_key(IpAddr::v4(c.key.dst), c.key.proto, dport));
+    if (!sp) {
+        drop(c.m, Drop::kNoService);
+        return;
+    }
+    if (c.key.proto == IPPROTO_TCP && !is_pure_syn(c.tcp_flags)) {
+        drop(c.m, Drop::kNoFlow);
+        return;
+    }
+    if (sp->maglev.empty()) {
+        drop(c.m, Drop::kNoEndpoints);
+        return;
+    }
+    if (unlikely(c.ip->time_to_live <= 1)) {
+        drop(c.m, Drop::kTtlExceeded);
+        return;
+    }
+    const uint32_t h = rte_hash_crc(&c.key, sizeof c.key, 0);
+    const BackendRt& b = sp->backends[sp->maglev[h % sp->maglev.size()]];
+    const NextHop* back = s.route4(c.key.src);
+    if (!back) {
+        drop(c.m, Drop::kNoRoute);
+        return;
+    }
+    FlowKey4 rev{};
+    rev.src = b.addr.v4_be();
+    rev.dst = b.snat.v4_be();
+    rev.sport = rte_cpu_to_be_16(b.port);
+    rev.proto = c.key.proto;
+    int32_t idx = FlowTable::kExists;
+    for (int tries = 0; tries < 16 && idx == FlowTable::kExists; tries++) {
+        rev.dport = rte_cpu_to_be_16(next_snat_port());
+        idx = flows_.create(c.key, rev);
+    }
+    if (idx < 0) {
+        drop(c.m, idx == FlowTable::kFull ? Drop::kFlowTableFull : Drop::kNoSnatPort);
+        return;
+    }
+    Flow4& f = flows_.at(uint32_t(idx));
+    f.backend_id = b.id;
+    f.generation = s.generation;
+    f.sp_index = sp->index;
+    f.last_seen = now;
+    f.fwd_nexthop = b.nexthop.v4_be();
+    f.fwd_port = b.out_port;
+    f.rev_nexthop = back->connected ? c.key.src : back->gateway.v4_be();
+    f.rev_port = back->port;
+    f.state = c.key.proto == IPPROTO_TCP ? FlowState::kTcpSynSent : FlowState::kUdp;
+    counters_.ev(Ev::kFwdNew);
+    forward(c, f);
+}
+
+void Worker::emit(rte_mbuf* m, uint16_t out_port, uint32_t nexthop_be, int32_t& neigh) noexcept {
+    if (neigh < 0) neigh = neigh_.lookup(IpAddr::v4(nexthop_be));
+    MacAddr mac;
+    if (likely(neigh >= 0 && neigh_.mac(neigh, &mac))) {
+        auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+        std::memcpy(eth->dst_addr.addr_bytes, mac.b.data(), 6);
+        std::memcpy(eth->src_addr.addr_bytes, port_mac_[out_port].b.data(), 6);
+        tx(out_port, m);
+        return;
+    }
+    PktPriv* pv = pkt_priv(m);
+    pv->nexthop = IpAddr::v4(nexthop_be);
+    pv->out_port = out_port;
+    to_control(m, kPrivAwaitNeigh);
+}
+
+void Worker::handle_arp(const Snapshot& s, uint16_t in_port, rte_mbuf* m) noexcept {
+    auto* arp = header_at<rte_arp_hdr>(m, sizeof(rte_ether_hdr));
+    if (!arp || arp->arp_hardware != RTE_BE16(RTE_ARP_HRD_ETHER) ||
+        arp->arp_protocol != RTE_BE16(RTE_ETHER_TYPE_IPV4) || arp->arp_hlen != 6 || arp->arp_plen != 4) {
+        drop(m, Drop::kArpMalformed);
+        return;
+    }
+    const uint32_t sip = arp->arp_data.arp_sip, tip = arp->arp_data.arp_tip;
+    if (arp->arp_opcode == RTE_BE16(RTE_ARP_OP_REQUEST) && sip != tip) {
+        if (s.lookup_local4(tip) < 0) {
+            drop(m, Drop::kArpNotOurs);
+            return;
+        }
+        // Answer in place (RFC 826): we are the target.
+        const MacAddr& mine = port_mac_[in_port];
+        auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+        arp->arp_opcode = RTE_BE16(RTE_ARP_OP_REPLY);
+        arp->arp_data.arp_tha = arp->arp_data.arp_sha;
+        arp->arp_data.arp_tip = sip;
+        std::memcpy(arp->arp_data.arp_sha.addr_bytes, mine.b.data(), 6);
+        arp->arp_data.arp_sip = tip;
+        eth->dst_addr = eth->src_addr;
+        std::memcpy(eth->src_addr.addr_bytes, mine.b.data(), 6);
+        counters_.ev(Ev::kArpReplies);
+        tx(in_port, m);
+        return;
+    }
+    // Replies and gratuitous announcements: the control plane learns from them.
+    pkt_priv(m)->out_port = in_port;
+    to_control(m, kPrivArp);
+}
+
+void Worker::handle_icmp(uint16_t in_port, rte_mbuf* m, rte_ipv4_hdr* ip) noexcept {
+    const uint32_t ihl = uint32_t(ip->version_ihl & 0xf) * 4;
+    const uint32_t len = rte_be_to_cpu_16(ip->total_length) - ihl;
+    if (len < sizeof(rte_icmp_hdr)) {
+        drop(m, Drop::kL4Truncated);
+        return;
+    }
+    auto* icmp = reinterpret_cast<rte_icmp_hdr*>(reinterpret_cast<uint8_t*>(ip) + ihl);
+    if (icmp->icmp_type != RTE_IP_ICMP_ECHO_REQUEST || icmp->icmp_code != 0) {
+        drop(m, Drop::kIcmpUnhandled);
+        return;
+    }
+    // Echo reply (RFC 792) to an address we own: swap addresses, type 8 -> 0.
+    uint16_t old_word, new_word;
+    std::memcpy(&old_word, &icmp->icmp_type, 2);
+    icmp->icmp_type = RTE_IP_ICMP_ECHO_REPLY;
+    std::memcpy(&new_word, &icmp->icmp_type, 2);
+    icmp->icmp_cksum = csum::update16(icmp->icmp_cksum, old_word, new_word);
+    const uint32_t req_src = ip->src_addr;
+    ip->src_addr = ip->dst_addr;
+    ip->dst_addr = req_src;
+    ip->time_to_live = 64;
+    ip->hdr_checksum = 0;
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+    auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+    eth->dst_addr = eth->src_addr;
+    std::memcpy(eth->src_addr.addr_bytes, port_mac_[in_port].b.data(), 6);
+    counters_.ev(Ev::kIcmpEchoReplies);
+    tx(in_port, m);
+}
+
+}  // namespace svclb

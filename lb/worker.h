@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: Apache-2.0
+// A worker lcore: polls its RX queue on every port, runs the pipeline on each burst,
+// transmits through per-port TX buffers, ages its flows in bounded slices. Everything in
+// this file runs on the worker's lcore (DESIGN.md, "What may run on a worker lcore"):
+// no blocking, no heap allocation, no exceptions, no logging per packet.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "lb/counters.h"
+#include "lb/flow.h"
+#include "lb/snapshot.h"
+
+struct rte_mbuf;
+struct rte_ring;
+struct rte_eth_dev_tx_buffer;
+struct rte_ipv4_hdr;
+
+namespace svclb {
+
+class Dataplane;
+class NeighTable;
+
+inline constexpr uint16_t kBurst = 32;
+
+// Per-packet metadata in the mbuf private area, used when a packet is handed between the
+// worker and the control plane (awaiting ARP, or to be sent by the worker for the CP).
+struct PktPriv {
+    IpAddr nexthop;
+    uint16_t out_port = 0;
+    uint8_t kind = 0;
+};
+enum PrivKind : uint8_t {
+    kPrivArp = 1,        // ARP for the control plane to learn from
+    kPrivAwaitNeigh = 2, // translated packet waiting for its next hop's MAC
+    kPrivSend = 3,       // control plane -> worker: transmit on out_port as is
+};
+PktPriv* pkt_priv(rte_mbuf* m) noexcept;
+
+class Worker {
+public:
+    // Runs on: control plane (allocates the flow table, rings and TX buffers).
+    Worker(Dataplane& dp, uint16_t index, uint32_t flow_capacity, uint16_t snat_lo, uint16_t snat_hi);
+    ~Worker();
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+
+    // Runs on: worker lcore. One iteration: RX every port, process, drain control-plane
+    // sends, age a slice of flows, flush TX, report quiescence. Returns packets received.
+    uint32_t poll_once() noexcept;
+    // Runs on: worker lcore. Loops poll_once() until stop is requested.
+    void run() noexcept;
+    void request_stop() noexcept { stop_.store(true, std::memory_order_relaxed); }
+
+    // Runs on: worker lcore. The pipeline on one received burst (exposed for benchmarks).
+    void process_burst(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n) noexcept;
+    // Runs on: worker lcore. Flushes every TX buffer.
+    void flush_tx() noexcept;
+
+    uint16_t index() const noexcept { return index_; }
+    LcoreCounters& counters() noexcept { return counters_; }
+    const LcoreCounters& counters() const noexcept { return counters_; }
+    FlowTable& flows() noexcept { return flows_; }
+    rte_ring* to_cp() const noexcept { return to_cp_; }
+    rte_ring* from_cp() const noexcept { return from_cp_; }
+    uint32_t flow_count() const noexcept { return flow_count_.load(std::memory_order_relaxed); }
+
+private:
+    struct Cand;
+    void handle_arp(const Snapshot& s, uint16_t in_port, rte_mbuf* m) noexcept;
+    void handle_icmp(uint16_t in_port, rte_mbuf* m, rte_ipv4_hdr* ip) noexcept;
+    void on_hit(const Snapshot& s, Cand& c, int32_t res, uint64_t now) noexcept;
+    void on_miss(const Snapshot& s, Cand& c, uint64_t now) noexcept;
+    void forward(Cand& c, Flow4& f) noexcept;
+    void reverse(Cand& c, Flow4& f) noexcept;
+    void emit(rte_mbuf* m, uint16_t out_port, uint32_t nexthop_be, int32_t& neigh) noexcept;
+    void tx(uint16_t port, rte_mbuf* m) noexcept;
+    void to_control(rte_mbuf* m, uint8_t kind) noexcept;
+    void drop(rte_mbuf* m, Drop why) noexcept;
+    uint16_t next_snat_port() noexcept;
+
+    Dataplane& dp_;
+    NeighTable& neigh_;
+    const uint16_t index_;
+    FlowTable flows_;
+    LcoreCounters counters_;
+    rte_ring* to_cp_ = nullptr;
+    rte_ring* from_cp_ = nullptr;
+    std::vector<rte_eth_dev_tx_buffer*> txbuf_; // by port id
+    std::vector<MacAddr> port_mac_;             // by port id
+    uint64_t timeout_tsc_[size_t(FlowState::kCount)] = {};
+    uint64_t timeouts_gen_ = UINT64_MAX;
+    uint16_t snat_lo_, snat_hi_, snat_next_;
+    uint32_t idle_polls_ = 0;
+    bool online_ = false;
+    std::atomic<bool> stop_{false};
+    std::atomic<uint32_t> flow_count_{0};
+};
+
+}  // namespace svclb
