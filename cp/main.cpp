@@ -139,6 +139,7 @@ int main(int argc, char** argv) {
                 throw std::runtime_error("port " + p.name + ": no DPDK device \"" + vdev + "\" (device " +
                                          p.device + " failed to probe?)");
             dc.ports.push_back(pid);
+            dc.port_macs.push_back(p.mac.empty() ? MacAddr{} : *parse_mac(p.mac));
             bindings.push_back({p.name, pid, {}});
         }
         dc.workers = uint16_t(cfg->appliance.workerLcores.size());

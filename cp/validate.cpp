@@ -456,11 +456,18 @@ void validate_appliance(Appliance& a, Errors& errs) {
         if (v == 0) s.invalid(p + ".timeouts." + name, 0, "must be greater than 0");
 }
 
-// The service CIDRs that parsed, in configuration order (at most one per family).
-std::vector<ServiceRange> validate_cluster(Cluster& c, Errors& errs) {
+struct ClusterCheck {
+    std::vector<ServiceRange> ranges;  // in configuration order, at most one per family
+    bool ranges_ok = false;            // every service CIDR is sound: clusterIPs can be allocated
+    bool node_ports_ok = false;        // the node port range is sound: nodePorts can be
+};
+
+ClusterCheck validate_cluster(Cluster& c, Errors& errs) {
     Sink s{errs, c.loc, ""};
     const std::string p = "cluster";
-    std::vector<ServiceRange> ranges;
+    ClusterCheck out;
+    std::vector<ServiceRange>& ranges = out.ranges;
+    const size_t before = errs.size();
     if (c.serviceCIDRs.empty()) s.required(p + ".serviceCIDRs");
     for (size_t i = 0; i < c.serviceCIDRs.size(); i++) {
         const std::string ip = idx(p + ".serviceCIDRs", i);
@@ -479,7 +486,10 @@ std::vector<ServiceRange> validate_cluster(Cluster& c, Errors& errs) {
         }
         ranges.push_back(r);
     }
-    if (c.nodePortMin < 1 || c.nodePortMin > c.nodePortMax || c.nodePortMax > 65535)
+    out.ranges_ok = errs.size() == before && !ranges.empty();
+    out.node_ports_ok = c.nodePortMin >= 1 && c.nodePortMin <= c.nodePortMax &&
+                        c.nodePortMax <= 65535;
+    if (!out.node_ports_ok)
         s.invalid(p + ".nodePortRange",
                   std::to_string(c.nodePortMin) + "-" + std::to_string(c.nodePortMax),
                   "must satisfy 1 <= first <= last <= 65535");
@@ -492,7 +502,7 @@ std::vector<ServiceRange> validate_cluster(Cluster& c, Errors& errs) {
     if (!c.loadBalancerClass.empty())
         check_each(s, p + ".loadBalancerClass", c.loadBalancerClass,
                    qualified_name(c.loadBalancerClass));
-    return ranges;
+    return out;
 }
 
 // ---- services -----------------------------------------------------------------------------
@@ -1182,9 +1192,7 @@ void sort_by_line(Errors& e) {
 Errors validate_and_allocate(Config& cfg, const Config* previous) {
     Errors errs;
     validate_appliance(cfg.appliance, errs);
-    const size_t cluster_start = errs.size();
-    const std::vector<ServiceRange> ranges = validate_cluster(cfg.cluster, errs);
-    const bool cluster_ok = errs.size() == cluster_start;
+    const ClusterCheck cluster = validate_cluster(cfg.cluster, errs);
 
     std::map<std::string, const Service*> prev;
     if (previous)
@@ -1206,9 +1214,9 @@ Errors validate_and_allocate(Config& cfg, const Config* previous) {
             s.duplicate("metadata.name", svc.name);
     }
 
-    // Allocation needs a sound cluster section; without one its errors would only be noise.
-    if (cluster_ok && !ranges.empty()) {
-        IpAllocator ipa(ranges, cfg.services, svc_errs);
+    // Allocation needs sound ranges; without them its errors would only be noise.
+    if (cluster.ranges_ok) {
+        IpAllocator ipa(cluster.ranges, cfg.services, svc_errs);
         for (auto& sl : cfg.slices) {
             if (sl.addressType != "IPv4" && sl.addressType != "IPv6") continue;
             for (auto& ep : sl.endpoints)
@@ -1221,7 +1229,8 @@ Errors validate_and_allocate(Config& cfg, const Config* previous) {
             ipa.plan(i, prev_of(svc));
         }
         ipa.run();
-
+    }
+    if (cluster.node_ports_ok) {
         PortAllocator pa(cfg.cluster, cfg.services, svc_errs);
         for (size_t i = 0; i < cfg.services.size(); i++)
             if (wants_node_ports(cfg.services[i])) pa.plan(i, prev_of(cfg.services[i]));

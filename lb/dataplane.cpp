@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "lb/dataplane.h"
 
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -28,7 +29,15 @@ Dataplane::Dataplane(const DataplaneConfig& cfg) : cfg_(cfg) {
     qsv_ = static_cast<rte_rcu_qsbr*>(rte_zmalloc("rcu", qsz, RTE_CACHE_LINE_SIZE));
     if (!qsv_ || rte_rcu_qsbr_init(qsv_, cfg_.workers) != 0) throw std::runtime_error("cannot set up RCU");
     neigh_ = std::make_unique<NeighTable>(cfg_.neigh_capacity, cfg_.socket_id);
-    for (uint16_t p : cfg_.ports) setup_port(p);
+    for (size_t i = 0; i < cfg_.ports.size(); i++) {
+        if (i < cfg_.port_macs.size() && !cfg_.port_macs[i].is_zero()) {
+            rte_ether_addr a;
+            std::memcpy(a.addr_bytes, cfg_.port_macs[i].b.data(), 6);
+            if (rte_eth_dev_default_mac_addr_set(cfg_.ports[i], &a) != 0)
+                mac_override_.push_back({cfg_.ports[i], cfg_.port_macs[i]});
+        }
+        setup_port(cfg_.ports[i]);
+    }
     // Per-worker SNAT port ranges: the reply's destination port names the owning worker.
     const uint32_t lo = 1024, span = (65536 - lo) / cfg_.workers;
     for (uint16_t w = 0; w < cfg_.workers; w++)
@@ -80,6 +89,8 @@ void Dataplane::setup_port(uint16_t port) {
 }
 
 MacAddr Dataplane::port_mac(uint16_t port) const {
+    for (const auto& [p, m] : mac_override_)
+        if (p == port) return m;
     rte_ether_addr a{};
     rte_eth_macaddr_get(port, &a);
     MacAddr m;

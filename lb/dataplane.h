@@ -24,6 +24,9 @@ namespace svclb {
 
 struct DataplaneConfig {
     std::vector<uint16_t> ports;  // DPDK port ids (vdevs already probed)
+    // Optional MAC per port (parallel to `ports`; zero = the PMD's). Set on the device where
+    // the PMD allows it, else used by svclb in software (matching and rewriting).
+    std::vector<MacAddr> port_macs;
     uint16_t workers = 1;
     uint32_t flow_capacity = 65536; // per worker
     uint32_t idle_backoff_us = 100;
@@ -78,6 +81,7 @@ private:
     std::vector<unsigned> lcores_;
     std::atomic<const Snapshot*> current_{nullptr};
     std::vector<uint16_t> started_;
+    std::vector<std::pair<uint16_t, MacAddr>> mac_override_;
 };
 
 }  // namespace svclb

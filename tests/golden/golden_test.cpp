@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: Apache-2.0
+// Golden packets (STYLE.md 7): real mbufs through the real worker pipeline on a net_ring
+// port. Each case gets a fresh dataplane and control plane (so SNAT ports start at the
+// bottom of worker 0's range and no state leaks between cases), sends its setup packets,
+// then its input, and compares the verdict and every transmitted byte with the table.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "cp/config_loader.h"
+#include "cp/controller.h"
+#include "lb/dataplane.h"
+#include "tests/eal_env.h"
+#include "tests/golden/pkt.h"
+
+using namespace svclb;
+using namespace svclb::cp;
+using namespace svclb::test;
+
+namespace {
+
+const MacAddr kLb = *parse_mac("02:00:00:00:00:01");
+const MacAddr kClient = *parse_mac("02:00:00:00:00:10");
+const MacAddr kB1 = *parse_mac("02:00:00:00:00:11");
+const MacAddr kOther = *parse_mac("02:00:00:00:00:99");
+const MacAddr kBcast = *parse_mac("ff:ff:ff:ff:ff:ff");
+const MacAddr kZero{};
+
+constexpr const char* kClientIp = "198.51.100.10";
+constexpr const char* kLbIp = "198.51.100.1";
+constexpr const char* kSnat = "198.51.100.2";
+constexpr const char* kB1Ip = "198.51.100.11";
+constexpr const char* kVip = "198.18.0.10";
+constexpr const char* kEmptyVip = "198.18.0.20";
+
+// One backend so that expected outputs are exact; Maglev spread is tested elsewhere.
+const char* kConfig = R"(
+appliance = {
+  ports = ( { name = "p0"; device = "net_ring_golden"; addresses = [ "198.51.100.1/24" ];
+              mac = "02:00:00:00:00:01"; } );
+  snatAddresses = [ "198.51.100.2" ];
+  neighbours = ( { ip = "198.51.100.10"; mac = "02:00:00:00:00:10"; },
+                 { ip = "198.51.100.11"; mac = "02:00:00:00:00:11"; } );
+  lcores = { main = 0; workers = [ 1 ]; };
+  flowTableSize = 1024;
+};
+cluster = { serviceCIDRs = [ "198.18.0.0/24" ]; };
+services = (
+  { metadata = { name = "web"; namespace = "golden"; };
+    spec = { clusterIP = "198.18.0.10";
+             ports = ( { name = "http"; protocol = "TCP"; port = 80; targetPort = 8080; },
+                       { name = "dns"; protocol = "UDP"; port = 53; targetPort = 5300; } ); }; },
+  { metadata = { name = "empty"; namespace = "golden"; };
+    spec = { clusterIP = "198.18.0.20";
+             ports = ( { name = "http"; protocol = "TCP"; port = 80; } ); }; }
+);
+endpointSlices = (
+  { metadata = { name = "web-1"; namespace = "golden"; };
+    service = "web";
+    ports = ( { name = "http"; protocol = "TCP"; port = 8080; },
+              { name = "dns"; protocol = "UDP"; port = 5300; } );
+    endpoints = ( { addresses = [ "198.51.100.11" ]; } ); }
+);
+)";
+
+enum class Verdict { kTx, kDrop, kToControl };
+
+struct Case {
+    std::string name;
+    std::vector<Bytes> setup; // sent first; their outputs are not checked
+    Bytes in;
+    Verdict verdict;
+    Drop reason;             // for kDrop
+    std::vector<Bytes> out;  // for kTx: every frame transmitted, in order
+};
+
+// Client -> VIP and backend -> SNAT packets, the two halves of each flow.
+Pkt c2v() { return Pkt().eth(kClient, kLb).ipv4(kClientIp, kVip); }
+Pkt b2s() { return Pkt().eth(kB1, kLb).ipv4(kB1Ip, kSnat); }
+// What svclb sends: towards the backend from the SNAT address, towards the client from the VIP.
+Pkt s2b(uint8_t ttl = 63) { return Pkt().eth(kLb, kB1).ipv4(kSnat, kB1Ip, ttl); }
+Pkt v2c(uint8_t ttl = 63) { return Pkt().eth(kLb, kClient).ipv4(kVip, kClientIp, ttl); }
+
+std::vector<Case> cases() {
+    const uint16_t kSnatPort = 1024; // worker 0's first SNAT port
+    const Bytes syn = c2v().tcp(40000, 80, kSyn, 100).bytes();
+    const Bytes synack = b2s().tcp(8080, kSnatPort, kSyn | kAck, 500, 101).bytes();
+    const Bytes udp_req = c2v().udp(41000, 53).payload("query").bytes();
+    return {
+        // ---- ARP and ICMP answered by the appliance itself ----
+        {"arp_request_for_interface_address_answered", {},
+         Pkt().eth(kClient, kBcast).arp(1, kClient, kClientIp, kZero, kLbIp).bytes(), Verdict::kTx, {},
+         {Pkt().eth(kLb, kClient).arp(2, kLb, kLbIp, kClient, kClientIp).bytes()}},
+        {"arp_request_for_vip_answered", {},
+         Pkt().eth(kClient, kBcast).arp(1, kClient, kClientIp, kZero, kVip).bytes(), Verdict::kTx, {},
+         {Pkt().eth(kLb, kClient).arp(2, kLb, kVip, kClient, kClientIp).bytes()}},
+        {"arp_request_for_snat_address_answered", {},
+         Pkt().eth(kB1, kBcast).arp(1, kB1, kB1Ip, kZero, kSnat).bytes(), Verdict::kTx, {},
+         {Pkt().eth(kLb, kB1).arp(2, kLb, kSnat, kB1, kB1Ip).bytes()}},
+        {"arp_request_for_foreign_address_dropped", {},
+         Pkt().eth(kClient, kBcast).arp(1, kClient, kClientIp, kZero, "198.51.100.99").bytes(), Verdict::kDrop,
+         Drop::kArpNotOurs, {}},
+        {"arp_reply_goes_to_control_plane", {},
+         Pkt().eth(kB1, kLb).arp(2, kB1, kB1Ip, kLb, kLbIp).bytes(), Verdict::kToControl, {}, {}},
+        {"arp_truncated_dropped", {},
+         Pkt().eth(kClient, kBcast).arp(1, kClient, kClientIp, kZero, kLbIp).truncate(14 + 20).bytes(),
+         Verdict::kDrop, Drop::kArpMalformed, {}},
+        {"icmp_echo_to_vip_answered", {}, c2v().icmp_echo(true, 7, 1).payload("ping!").bytes(), Verdict::kTx,
+         {}, {v2c(64).icmp_echo(false, 7, 1).payload("ping!").bytes()}},
+        {"icmp_echo_to_interface_address_answered", {},
+         Pkt().eth(kClient, kLb).ipv4(kClientIp, kLbIp).icmp_echo(true, 9, 3).bytes(), Verdict::kTx, {},
+         {Pkt().eth(kLb, kClient).ipv4(kLbIp, kClientIp).icmp_echo(false, 9, 3).bytes()}},
+        {"icmp_echo_reply_to_vip_dropped", {}, c2v().icmp_echo(false, 7, 1).bytes(), Verdict::kDrop,
+         Drop::kIcmpUnhandled, {}},
+
+        // ---- TCP through the VIP: FullNAT both ways ----
+        {"tcp_syn_to_vip_is_nat_to_backend", {}, syn, Verdict::kTx, {},
+         {s2b().tcp(kSnatPort, 8080, kSyn, 100).bytes()}},
+        {"tcp_synack_from_backend_is_reversed_to_client", {syn}, synack, Verdict::kTx, {},
+         {v2c().tcp(80, 40000, kSyn | kAck, 500, 101).bytes()}},
+        {"tcp_ack_with_payload_on_established_flow", {syn, synack},
+         c2v().tcp(40000, 80, kAck | kPsh, 101, 501).payload("GET / HTTP/1.0\r\n\r\n").bytes(), Verdict::kTx, {},
+         {s2b().tcp(kSnatPort, 8080, kAck | kPsh, 101, 501).payload("GET / HTTP/1.0\r\n\r\n").bytes()}},
+        {"tcp_second_flow_gets_next_snat_port", {syn},
+         c2v().tcp(40001, 80, kSyn, 100).bytes(), Verdict::kTx, {},
+         {s2b().tcp(kSnatPort + 1, 8080, kSyn, 100).bytes()}},
+        {"tcp_syn_retransmit_keeps_flow", {syn}, syn, Verdict::kTx, {},
+         {s2b().tcp(kSnatPort, 8080, kSyn, 100).bytes()}},
+        {"tcp_ack_without_flow_dropped", {}, c2v().tcp(40000, 80, kAck, 100, 1).bytes(), Verdict::kDrop,
+         Drop::kNoFlow, {}},
+        {"tcp_reply_without_flow_dropped", {}, synack, Verdict::kDrop, Drop::kNoFlow, {}},
+        {"tcp_syn_after_rst_is_rescheduled", {syn, synack, c2v().tcp(40000, 80, kRst, 101).bytes()},
+         syn, Verdict::kTx, {}, {s2b().tcp(kSnatPort + 1, 8080, kSyn, 100).bytes()}},
+
+        // ---- UDP ----
+        {"udp_request_to_vip_is_nat_to_backend", {}, udp_req, Verdict::kTx, {},
+         {s2b().udp(kSnatPort, 5300).payload("query").bytes()}},
+        {"udp_reply_from_backend_is_reversed", {udp_req},
+         b2s().udp(5300, kSnatPort).payload("answer").bytes(), Verdict::kTx, {},
+         {v2c().udp(53, 41000).payload("answer").bytes()}},
+        {"udp_without_checksum_stays_without", {}, c2v().udp(41001, 53).udp_no_checksum().payload("q").bytes(),
+         Verdict::kTx, {}, {s2b().udp(kSnatPort, 5300).udp_no_checksum().payload("q").bytes()}},
+
+        // ---- packets that match nothing ----
+        {"vip_unknown_port_dropped", {}, c2v().tcp(40000, 81, kSyn).bytes(), Verdict::kDrop, Drop::kNoService, {}},
+        {"vip_unknown_protocol_port_dropped", {}, c2v().udp(40000, 80).bytes(), Verdict::kDrop,
+         Drop::kNoService, {}},
+        {"unallocated_service_cidr_address_dropped", {},
+         Pkt().eth(kClient, kLb).ipv4(kClientIp, "198.18.0.99").tcp(40000, 80, kSyn).bytes(), Verdict::kDrop,
+         Drop::kUnallocated, {}},
+        {"address_outside_everything_dropped", {},
+         Pkt().eth(kClient, kLb).ipv4(kClientIp, "203.0.113.5").tcp(40000, 80, kSyn).bytes(), Verdict::kDrop,
+         Drop::kNoService, {}},
+        {"service_without_endpoints_dropped", {},
+         Pkt().eth(kClient, kLb).ipv4(kClientIp, kEmptyVip).tcp(40000, 80, kSyn).bytes(), Verdict::kDrop,
+         Drop::kNoEndpoints, {}},
+        {"ttl_1_dropped", {}, Pkt().eth(kClient, kLb).ipv4(kClientIp, kVip, 1).tcp(40000, 80, kSyn).bytes(),
+         Verdict::kDrop, Drop::kTtlExceeded, {}},
+        {"ttl_1_on_established_flow_dropped", {syn},
+         Pkt().eth(kClient, kLb).ipv4(kClientIp, kVip, 1).tcp(40000, 80, kSyn).bytes(), Verdict::kDrop,
+         Drop::kTtlExceeded, {}},
+        {"ttl_2_forwarded_with_ttl_1", {}, Pkt().eth(kClient, kLb).ipv4(kClientIp, kVip, 2).tcp(40000, 80, kSyn, 100).bytes(),
+         Verdict::kTx, {}, {s2b(1).tcp(kSnatPort, 8080, kSyn, 100).bytes()}},
+        {"ipv4_fragment_dropped", {}, c2v().frag(0x2000).udp(41000, 53).payload("x").bytes(), Verdict::kDrop,
+         Drop::kIpFragment, {}},
+        {"foreign_destination_mac_dropped", {}, Pkt().eth(kClient, kOther).ipv4(kClientIp, kVip).tcp(1, 80, kSyn).bytes(),
+         Verdict::kDrop, Drop::kNotForUs, {}},
+        {"ipv6_ethertype_not_handled_yet", {}, Pkt().eth(kClient, kLb, 0x86dd).payload("0123456789").bytes(),
+         Verdict::kDrop, Drop::kEthUnsupported, {}},
+
+        // ---- truncated and malformed headers ----
+        {"ethernet_truncated", {}, c2v().tcp(1, 80, kSyn).truncate(10).bytes(), Verdict::kDrop,
+         Drop::kEthTruncated, {}},
+        {"ipv4_header_truncated", {}, c2v().tcp(1, 80, kSyn).truncate(14 + 12).bytes(), Verdict::kDrop,
+         Drop::kIpTruncated, {}},
+        {"ipv4_total_length_beyond_frame", {}, c2v().tcp(1, 80, kSyn).ip_total_length(1400).bytes(),
+         Verdict::kDrop, Drop::kIpTruncated, {}},
+        {"ipv4_total_length_below_header", {}, c2v().tcp(1, 80, kSyn).ip_total_length(12).bytes(),
+         Verdict::kDrop, Drop::kIpTruncated, {}},
+        {"tcp_header_truncated", {}, c2v().tcp(1, 80, kSyn).truncate(14 + 20 + 10).ip_total_length(30).bytes(),
+         Verdict::kDrop, Drop::kL4Truncated, {}},
+        {"udp_header_truncated", {}, c2v().udp(1, 53).truncate(14 + 20 + 4).ip_total_length(24).bytes(),
+         Verdict::kDrop, Drop::kL4Truncated, {}},
+        {"icmp_header_truncated", {}, c2v().icmp_echo(true, 1, 1).truncate(14 + 20 + 4).ip_total_length(24).bytes(),
+         Verdict::kDrop, Drop::kL4Truncated, {}},
+        {"ip_version_6_in_ipv4_frame_dropped", {},
+         [] {
+             Bytes b = c2v().tcp(1, 80, kSyn).bytes();
+             b[14] = 0x65;
+             return b;
+         }(),
+         Verdict::kDrop, Drop::kIpBadVersion, {}},
+    };
+}
+
+// A fresh appliance on a net_ring port.
+class Appliance {
+public:
+    Appliance() {
+        static int seq = 0;
+        const std::string n = std::to_string(seq++);
+        rx_ = rte_ring_create(("grx" + n).c_str(), 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+        tx_ = rte_ring_create(("gtx" + n).c_str(), 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+        port_ = uint16_t(rte_eth_from_rings(("golden" + n).c_str(), &rx_, 1, &tx_, 1, 0));
+        DataplaneConfig dc;
+        dc.ports = {port_};
+        dc.port_macs = {kLb};
+        dc.flow_capacity = 1024;
+        dc.mbufs = 2047;
+        dp_ = std::make_unique<Dataplane>(dc);
+        ctl_ = std::make_unique<Controller>(*dp_, std::vector<PortBinding>{{"p0", port_, kLb}});
+        Errors errs;
+        auto cfg = load_config_string(kConfig, "golden.conf", errs);
+        if (!cfg || !errs.empty()) throw std::runtime_error("golden config: " + errs.at(0).str());
+        errs = ctl_->apply(*cfg);
+        if (!errs.empty()) throw std::runtime_error("golden config: " + errs.at(0).str());
+        dp_->worker(0).poll_once(); // transmits the gratuitous ARPs
+        drain();
+    }
+    ~Appliance() {
+        ctl_.reset();
+        dp_.reset();
+        drain();
+        rte_ring_free(rx_);
+        rte_ring_free(tx_);
+    }
+
+    struct Result {
+        std::vector<Bytes> out;
+        std::map<Drop, uint64_t> drops;
+        uint64_t to_control = 0;
+    };
+
+    Result send(const Bytes& in) {
+        uint64_t d0[kNumDrops], e0[kNumEvents], d1[kNumDrops], e1[kNumEvents];
+        dp_->sum_counters(d0, e0);
+        rte_mbuf* m = rte_pktmbuf_alloc(dp_->pool());
+        std::memcpy(rte_pktmbuf_append(m, uint16_t(in.size())), in.data(), in.size());
+        rte_ring_enqueue(rx_, m);
+        dp_->worker(0).poll_once();
+        dp_->sum_counters(d1, e1);
+        Result r;
+        for (size_t i = 0; i < kNumDrops; i++)
+            if (d1[i] != d0[i]) r.drops[Drop(i)] = d1[i] - d0[i];
+        r.to_control = e1[size_t(Ev::kToControl)] - e0[size_t(Ev::kToControl)];
+        r.out = drain();
+        return r;
+    }
+
+    std::vector<Bytes> drain() {
+        std::vector<Bytes> out;
+        rte_mbuf* m;
+        while (rte_ring_dequeue(tx_, reinterpret_cast<void**>(&m)) == 0) {
+            const auto* p = rte_pktmbuf_mtod(m, const uint8_t*);
+            out.emplace_back(p, p + rte_pktmbuf_pkt_len(m));
+            rte_pktmbuf_free(m);
+        }
+        return out;
+    }
+
+    Dataplane& dp() { return *dp_; }
+    Controller& ctl() { return *ctl_; }
+
+private:
+    rte_ring* rx_;
+    rte_ring* tx_;
+    uint16_t port_;
+    std::unique_ptr<Dataplane> dp_;
+    std::unique_ptr<Controller> ctl_;
+};
+
+class GoldenPacket : public ::testing::TestWithParam<size_t> {};
+
+TEST_P(GoldenPacket, Case) {
+    static const std::vector<Case> table = cases();
+    const Case& c = table[GetParam()];
+    Appliance a;
+    for (const auto& s : c.setup) a.send(s);
+    const auto r = a.send(c.in);
+    switch (c.verdict) {
+    case Verdict::kTx:
+        EXPECT_TRUE(r.drops.empty()) << "dropped as " << drop_name(r.drops.begin()->first);
+        ASSERT_EQ(r.out.size(), c.out.size());
+        for (size_t i = 0; i < c.out.size(); i++)
+            EXPECT_EQ(hex(r.out[i]), hex(c.out[i])) << "frame " << i;
+        break;
+    case Verdict::kDrop:
+        EXPECT_TRUE(r.out.empty());
+        ASSERT_EQ(r.drops.size(), 1u);
+        EXPECT_EQ(drop_name(r.drops.begin()->first), drop_name(c.reason));
+        EXPECT_EQ(r.drops.begin()->second, 1u);
+        break;
+    case Verdict::kToControl:
+        EXPECT_TRUE(r.out.empty());
+        EXPECT_TRUE(r.drops.empty());
+        EXPECT_EQ(r.to_control, 1u);
+        break;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, GoldenPacket, ::testing::Range<size_t>(0, cases().size()),
+                         [](const ::testing::TestParamInfo<size_t>& i) { return cases()[i.param].name; });
+
+}  // namespace
+
+SVCLB_EAL_TEST_MAIN()

@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: Apache-2.0
+// A small packet builder for golden tests: layers are described, then assembled with
+// lengths and checksums computed in full (independently of the dataplane's incremental
+// updates, so an expected packet checks them).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "lb/addr.h"
+
+namespace svclb::test {
+
+using Bytes = std::vector<uint8_t>;
+
+inline constexpr uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04, kPsh = 0x08, kAck = 0x10;
+
+class Pkt {
+public:
+    Pkt& eth(const MacAddr& src, const MacAddr& dst, uint16_t type = 0);
+    Pkt& ipv4(const std::string& src, const std::string& dst, uint8_t ttl = 64);
+    // IPv4 flags/fragment offset word (host order), e.g. 0x2000 = MF.
+    Pkt& frag(uint16_t flags_offset);
+    Pkt& tcp(uint16_t sport, uint16_t dport, uint8_t flags, uint32_t seq = 1000, uint32_t ack = 0);
+    Pkt& udp(uint16_t sport, uint16_t dport);
+    Pkt& udp_no_checksum();
+    Pkt& icmp_echo(bool request, uint16_t id, uint16_t seq);
+    Pkt& arp(uint16_t op, const MacAddr& sha, const std::string& sip, const MacAddr& tha, const std::string& tip);
+    Pkt& payload(const std::string& p);
+    // Cuts the assembled frame to n bytes (after checksums): a truncated packet.
+    Pkt& truncate(size_t n);
+    // Overrides the IPv4 total length field (after checksums are computed with it).
+    Pkt& ip_total_length(uint16_t len);
+
+    Bytes bytes() const;
+
+private:
+    enum class L4 { kNone, kTcp, kUdp, kIcmp, kArp };
+    MacAddr src_mac_, dst_mac_;
+    uint16_t ethertype_ = 0;
+    bool has_ip_ = false;
+    IpAddr src_, dst_;
+    uint8_t ttl_ = 64;
+    uint16_t frag_ = 0x4000; // DF
+    L4 l4_ = L4::kNone;
+    uint16_t sport_ = 0, dport_ = 0;
+    uint8_t flags_ = 0;
+    uint32_t seq_ = 0, ack_ = 0;
+    bool udp_nocsum_ = false;
+    bool icmp_request_ = true;
+    uint16_t arp_op_ = 1;
+    MacAddr sha_, tha_;
+    IpAddr sip_, tip_;
+    std::string payload_;
+    size_t truncate_ = SIZE_MAX;
+    int total_len_override_ = -1;
+};
+
+std::string hex(const Bytes& b);
+
+}  // namespace svclb::test
