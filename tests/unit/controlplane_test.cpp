@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: Apache-2.0
+// The control plane driving a real dataplane in process (net_ring port, worker polled by
+// the test): ARP resolution with a pending queue, gratuitous ARP, reloads that keep
+// established flows, removed backends, rejected reloads, aging and a full flow table.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <rte_ring.h>
+
+#include "tests/eal_env.h"
+#include "tests/golden/pkt.h"
+#include "tests/ring_appliance.h"
+
+using namespace svclb;
+using namespace svclb::test;
+
+namespace {
+
+const MacAddr kLb = *parse_mac("02:00:00:00:00:01");
+const MacAddr kClient = *parse_mac("02:00:00:00:00:10");
+const MacAddr kBcast = *parse_mac("ff:ff:ff:ff:ff:ff");
+const MacAddr kZero{};
+MacAddr backend_mac(int i) { return *parse_mac("02:00:00:00:00:" + std::to_string(10 + i)); }
+std::string backend_ip(int i) { return "198.51.100." + std::to_string(10 + i); }
+
+struct Opts {
+    std::vector<int> backends{1};  // 1 -> 198.51.100.11 ...
+    bool static_backends = true;
+    std::string timeouts;          // libconfig body of appliance.timeouts
+    std::string extra_services;    // appended to services
+    std::string bad_port = "80";   // the TCP service port (to make a config invalid)
+};
+
+std::string config(const Opts& o) {
+    std::string neigh = R"({ ip = "198.51.100.10"; mac = "02:00:00:00:00:10"; })";
+    if (o.static_backends)
+        for (int i = 1; i <= 4; i++)
+            neigh += ", { ip = \"" + backend_ip(i) + "\"; mac = \"" + format_mac(backend_mac(i)) + "\"; }";
+    std::string eps;
+    for (int b : o.backends) eps += (eps.empty() ? "" : ", ") + std::string("{ addresses = [ \"") + backend_ip(b) + "\" ]; }";
+    return R"(
+appliance = {
+  ports = ( { name = "p0"; device = "net_ring_cp"; addresses = [ "198.51.100.1/24" ]; } );
+  snatAddresses = [ "198.51.100.2" ];
+  neighbours = ( )" + neigh + R"( );
+  lcores = { main = 0; workers = [ 1 ]; };
+  flowTableSize = 1024;
+  timeouts = { )" + o.timeouts + R"( };
+};
+cluster = { serviceCIDRs = [ "198.18.0.0/24" ]; };
+services = (
+  { metadata = { name = "web"; namespace = "cp"; };
+    spec = { clusterIP = "198.18.0.10";
+             ports = ( { name = "http"; protocol = "TCP"; port = )" + o.bad_port + R"(; targetPort = 8080; },
+                       { name = "dns"; protocol = "UDP"; port = 53; targetPort = 5300; } ); }; }
+)" + o.extra_services + R"(
+);
+endpointSlices = (
+  { metadata = { name = "web-1"; namespace = "cp"; };
+    service = "web";
+    ports = ( { name = "http"; protocol = "TCP"; port = 8080; },
+              { name = "dns"; protocol = "UDP"; port = 5300; } );
+    endpoints = ( )" + eps + R"( ); }
+);
+)";
+}
+
+cp::Config parse(const Opts& o) {
+    cp::Errors errs;
+    auto cfg = cp::load_config_string(config(o), "reload.conf", errs);
+    EXPECT_TRUE(cfg && errs.empty()) << (errs.empty() ? "" : errs[0].str());
+    return *cfg;
+}
+
+Pkt c2v() { return Pkt().eth(kClient, kLb).ipv4("198.51.100.10", "198.18.0.10"); }
+
+// The backend number (1..4) an outgoing frame is addressed to, by its destination IP.
+int backend_of(const Bytes& frame) {
+    EXPECT_GE(frame.size(), 34u);
+    return frame[14 + 19] - 10;
+}
+uint16_t sport_of(const Bytes& frame) { return uint16_t(frame[34] << 8 | frame[35]); }
+
+uint64_t event(Dataplane& dp, Ev e) {
+    uint64_t d[kNumDrops], ev[kNumEvents];
+    dp.sum_counters(d, ev);
+    return ev[size_t(e)];
+}
+
+TEST(ControlPlane, ResolvesBackendByArpAndSendsQueuedPacket) {
+    Opts o;
+    o.static_backends = false;
+    RingAppliance a(config(o), kLb);
+    const Bytes syn = c2v().tcp(40000, 80, kSyn, 100).bytes();
+    auto r = a.send(syn);
+    EXPECT_TRUE(r.out.empty());
+    EXPECT_EQ(r.to_control, 1u); // waits for ARP
+    a.ctl().poll(0);
+    auto out = a.poll();
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(hex(out[0]), hex(Pkt().eth(kLb, kBcast).arp(1, kLb, "198.51.100.1", kZero, backend_ip(1)).bytes()));
+    r = a.send(Pkt().eth(backend_mac(1), kLb).arp(2, backend_mac(1), backend_ip(1), kLb, "198.51.100.1").bytes());
+    EXPECT_EQ(r.to_control, 1u);
+    a.ctl().poll(0);
+    out = a.poll();
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(hex(out[0]), hex(Pkt().eth(kLb, backend_mac(1)).ipv4("198.51.100.2", backend_ip(1), 63)
+                                   .tcp(1024, 8080, kSyn, 100).bytes()));
+    // Resolved: the next packet goes straight out.
+    r = a.send(c2v().tcp(40000, 80, kAck, 101, 1).bytes());
+    EXPECT_EQ(r.to_control, 0u);
+    ASSERT_EQ(r.out.size(), 1u);
+    EXPECT_EQ(backend_of(r.out[0]), 1);
+}
+
+TEST(ControlPlane, UnansweredArpRetriesThenDropsQueuedPackets) {
+    Opts o;
+    o.static_backends = false;
+    RingAppliance a(config(o), kLb);
+    auto& res = a.ctl().resolver();
+    for (uint16_t p = 0; p < 20; p++) a.send(c2v().udp(20000 + p, 53).payload("q").bytes());
+    rte_mbuf* m;
+    uint64_t t = 1'000'000;
+    int handed = 0;
+    while (rte_ring_dequeue(a.dp().worker(0).to_cp(), reinterpret_cast<void**>(&m)) == 0) {
+        res.on_packet(m, t);
+        handed++;
+    }
+    EXPECT_EQ(handed, 20);
+    EXPECT_EQ(res.queued(), cp::NeighbourResolver::kQueuePerNeighbour);
+    EXPECT_EQ(res.queue_drops(), 20 - cp::NeighbourResolver::kQueuePerNeighbour);
+    EXPECT_EQ(a.poll().size(), 1u); // one ARP request, not one per packet
+    res.tick(t + 500);
+    EXPECT_TRUE(a.poll().empty()); // not yet time to retry
+    res.tick(t + 1000);
+    res.tick(t + 2000);
+    EXPECT_EQ(a.poll().size(), 2u); // two retries
+    res.tick(t + 3000);
+    EXPECT_EQ(res.unresolved_drops(), cp::NeighbourResolver::kQueuePerNeighbour);
+    EXPECT_EQ(res.queued(), 0u);
+}
+
+TEST(ControlPlane, AnnouncesOwnedAddressesOnceAndNewOnesOnReload) {
+    RingAppliance a(config(Opts{}), kLb);
+    std::set<std::string> announced;
+    for (const auto& f : a.initial) {
+        ASSERT_EQ(f.size(), 42u);
+        EXPECT_EQ(f[12], 0x08);
+        EXPECT_EQ(f[13], 0x06);
+        EXPECT_TRUE(std::equal(f.begin() + 28, f.begin() + 32, f.begin() + 38)) << "not gratuitous";
+        announced.insert(format_ip(IpAddr::v4(uint32_t(f[28] | f[29] << 8 | f[30] << 16 | uint32_t(f[31]) << 24))));
+    }
+    EXPECT_EQ(announced, (std::set<std::string>{"198.51.100.1", "198.51.100.2", "198.18.0.10"}));
+    Opts o;
+    o.extra_services = R"(, { metadata = { name = "new"; namespace = "cp"; };
+        spec = { clusterIP = "198.18.0.30"; ports = ( { port = 80; } ); }; })";
+    ASSERT_TRUE(a.ctl().apply(parse(o)).empty());
+    auto out = a.poll();
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(hex(out[0]), hex(Pkt().eth(kLb, kBcast).arp(1, kLb, "198.18.0.30", kZero, "198.18.0.30").bytes()));
+}
+
+TEST(ControlPlane, ReloadKeepsEstablishedFlowOnItsBackend) {
+    RingAppliance a(config(Opts{}), kLb);
+    a.send(c2v().tcp(40000, 80, kSyn, 100).bytes());
+    a.send(Pkt().eth(backend_mac(1), kLb).ipv4(backend_ip(1), "198.51.100.2").tcp(8080, 1024, kSyn | kAck, 5, 101).bytes());
+    Opts o;
+    o.backends = {1, 2, 3, 4};
+    const uint64_t gen = a.ctl().generation();
+    ASSERT_TRUE(a.ctl().apply(parse(o)).empty());
+    EXPECT_EQ(a.ctl().generation(), gen + 1);
+    auto r = a.send(c2v().tcp(40000, 80, kAck, 101, 6).bytes());
+    ASSERT_EQ(r.out.size(), 1u);
+    EXPECT_EQ(backend_of(r.out[0]), 1);
+    EXPECT_EQ(sport_of(r.out[0]), 1024);
+    std::set<int> seen;
+    for (uint16_t p = 0; p < 40; p++) {
+        auto n = a.send(c2v().tcp(41000 + p, 80, kSyn).bytes());
+        ASSERT_EQ(n.out.size(), 1u);
+        seen.insert(backend_of(n.out[0]));
+    }
+    EXPECT_GE(seen.size(), 3u) << "new flows should spread over the new backends";
+}
+
+TEST(ControlPlane, RemovedBackendGetsNoNewFlowsAndItsUdpFlowsMove) {
+    Opts o;
+    o.backends = {1, 2};
+    RingAppliance a(config(o), kLb);
+    uint16_t udp_on_2 = 0, tcp_on_2 = 0;
+    for (uint16_t p = 0; p < 40; p++) {
+        auto u = a.send(c2v().udp(20000 + p, 53).payload("x").bytes());
+        if (backend_of(u.out.at(0)) == 2) udp_on_2 = 20000 + p;
+        auto t = a.send(c2v().tcp(30000 + p, 80, kSyn).bytes());
+        if (backend_of(t.out.at(0)) == 2) tcp_on_2 = 30000 + p;
+    }
+    ASSERT_TRUE(udp_on_2 && tcp_on_2) << "backend 2 got no flow at all";
+    o.backends = {1};
+    ASSERT_TRUE(a.ctl().apply(parse(o)).empty());
+    for (uint16_t p = 0; p < 40; p++) {
+        auto t = a.send(c2v().tcp(50000 + p, 80, kSyn).bytes());
+        EXPECT_EQ(backend_of(t.out.at(0)), 1);
+    }
+    const uint64_t moved = event(a.dp(), Ev::kFlowsRescheduled);
+    auto u = a.send(c2v().udp(udp_on_2, 53).payload("x").bytes());
+    EXPECT_EQ(backend_of(u.out.at(0)), 1) << "UDP flow of a removed backend must move at once";
+    EXPECT_EQ(event(a.dp(), Ev::kFlowsRescheduled), moved + 1);
+    // TCP: packets of the old connection still go where they went; a new SYN moves.
+    auto t = a.send(c2v().tcp(tcp_on_2, 80, kAck, 2, 2).bytes());
+    EXPECT_EQ(backend_of(t.out.at(0)), 2);
+    t = a.send(c2v().tcp(tcp_on_2, 80, kSyn, 900).bytes());
+    EXPECT_EQ(backend_of(t.out.at(0)), 1);
+}
+
+TEST(ControlPlane, InvalidReloadIsRejectedAndTheRunningConfigKeepsServing) {
+    RingAppliance a(config(Opts{}), kLb);
+    const uint64_t gen = a.ctl().generation();
+    Opts bad;
+    bad.backends = {1, 2};
+    bad.bad_port = "0";
+    cp::Errors errs;
+    auto cfg = cp::load_config_string(config(bad), "bad.conf", errs);
+    ASSERT_TRUE(cfg);
+    errs = a.ctl().apply(*cfg);
+    ASSERT_FALSE(errs.empty());
+    bool named = false;
+    for (const auto& e : errs) named |= e.str().find("spec.ports[0].port") != std::string::npos;
+    EXPECT_TRUE(named) << errs[0].str();
+    EXPECT_EQ(a.ctl().generation(), gen);
+    for (uint16_t p = 0; p < 10; p++) {
+        auto r = a.send(c2v().tcp(40000 + p, 80, kSyn).bytes());
+        ASSERT_EQ(r.out.size(), 1u);
+        EXPECT_EQ(backend_of(r.out[0]), 1);
+    }
+}
+
+TEST(ControlPlane, FlowsAgeOutByStateAndReleaseTheirSnatPort) {
+    Opts o;
+    o.timeouts = "udp = 1; tcpSyn = 1; tcpEstablished = 600;";
+    RingAppliance a(config(o), kLb);
+    a.send(c2v().udp(20000, 53).payload("x").bytes());              // UDP, 1 s
+    a.send(c2v().tcp(40000, 80, kSyn).bytes());                      // SYN only, 1 s
+    a.send(c2v().tcp(40001, 80, kSyn, 100).bytes());                 // established, 600 s
+    a.send(Pkt().eth(backend_mac(1), kLb).ipv4(backend_ip(1), "198.51.100.2").tcp(8080, 1026, kSyn | kAck, 5, 101).bytes());
+    EXPECT_EQ(a.dp().worker(0).flows().size(), 3u);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+    for (int i = 0; i < 1024 / 64 + 1; i++) a.poll(); // a full sweep in bounded slices
+    EXPECT_EQ(a.dp().worker(0).flows().size(), 1u);
+    EXPECT_EQ(event(a.dp(), Ev::kFlowsExpired), 2u);
+    // The UDP flow's reverse key went with it: a late reply has nothing to match.
+    auto r = a.send(Pkt().eth(backend_mac(1), kLb).ipv4(backend_ip(1), "198.51.100.2").udp(5300, 1024).payload("late").bytes());
+    EXPECT_TRUE(r.out.empty());
+    EXPECT_EQ(r.drops.count(Drop::kNoFlow), 1u);
+    // The established flow is still there.
+    r = a.send(c2v().tcp(40001, 80, kAck, 101, 6).bytes());
+    EXPECT_EQ(r.out.size(), 1u);
+}
+
+TEST(ControlPlane, FullFlowTableRefusesNewFlowsAndKeepsExistingOnes) {
+    RingAppliance a(config(Opts{}), kLb);
+    const uint32_t cap = a.dp().worker(0).flows().capacity();
+    for (uint32_t i = 0; i < cap; i++) {
+        auto r = a.send(c2v().udp(uint16_t(2000 + i), 53).payload("x").bytes());
+        ASSERT_EQ(r.out.size(), 1u) << "flow " << i;
+    }
+    auto r = a.send(c2v().udp(uint16_t(2000 + cap), 53).payload("x").bytes());
+    EXPECT_TRUE(r.out.empty());
+    EXPECT_EQ(r.drops.count(Drop::kFlowTableFull), 1u);
+    r = a.send(c2v().udp(2000, 53).payload("again").bytes());
+    EXPECT_EQ(r.out.size(), 1u) << "an existing flow must keep working when the table is full";
+}
+
+TEST(ControlPlane, StatsNameEveryDropReason) {
+    RingAppliance a(config(Opts{}), kLb);
+    a.send(c2v().tcp(40000, 81, kSyn).bytes());
+    const std::string s = a.ctl().handle("stats");
+    for (size_t i = 0; i < kNumDrops; i++)
+        EXPECT_NE(s.find("\"" + std::string(drop_name(Drop(i))) + "\""), std::string::npos) << drop_name(Drop(i));
+    EXPECT_NE(s.find("\"no_service\": 1"), std::string::npos) << s;
+    EXPECT_NE(s.find("\"generation\": 1"), std::string::npos) << s;
+    EXPECT_NE(a.ctl().handle("services").find("cp/web:http"), std::string::npos);
+    EXPECT_NE(a.ctl().handle("bogus").find("unknown request"), std::string::npos);
+}
+
+}  // namespace
+
+SVCLB_EAL_TEST_MAIN()
