@@ -86,10 +86,16 @@ class Reader {
 public:
     Reader(std::string name, Errors& errs) : name_(std::move(name)), errs_(errs) {}
 
+    // libconfig names an @include'd file as written in the directive, relative to the
+    // include directory; report it relative to where the main file was named from.
     SourceLoc loc(const Setting& s) const {
         const char* f = s.getSourceFile();
-        return SourceLoc{f ? std::string(f) : name_, int(s.getSourceLine())};
+        if (!f || name_ == f) return SourceLoc{name_, int(s.getSourceLine())};
+        std::string file = f;
+        if (!include_dir_.empty() && file[0] != '/') file = include_dir_ + "/" + file;
+        return SourceLoc{file, int(s.getSourceLine())};
     }
+    void set_include_dir(std::string dir) { include_dir_ = std::move(dir); }
     const std::string& name() const { return name_; }
     void set_object(std::string o) { object_ = std::move(o); }
 
@@ -294,6 +300,7 @@ private:
     std::string name_;
     Errors& errs_;
     std::string object_;
+    std::string include_dir_;
 };
 
 // ---- appliance -------------------------------------------------------------------------
@@ -643,14 +650,17 @@ std::optional<Config> parse(libconfig::Config& lc, const std::string& name, Erro
         else
             lc.readString(text);
     } catch (const libconfig::ParseException& e) {
-        errs.push_back(ConfigError{SourceLoc{e.getFile() ? e.getFile() : name, e.getLine()}, "",
-                                   "", e.getError()});
+        std::string file = e.getFile() ? e.getFile() : name;
+        if (file != name && file[0] != '/' && lc.getIncludeDir())
+            file = std::string(lc.getIncludeDir()) + "/" + file;
+        errs.push_back(ConfigError{SourceLoc{file, e.getLine()}, "", "", e.getError()});
         return std::nullopt;
     } catch (const libconfig::FileIOException&) {
         errs.push_back(ConfigError{{}, "", "", name + ": cannot read file"});
         return std::nullopt;
     }
     Reader r(name, errs);
+    if (lc.getIncludeDir()) r.set_include_dir(lc.getIncludeDir());
     return read_root(r, lc.getRoot());
 }
 
@@ -667,8 +677,7 @@ std::optional<Config> load_config_file(const std::string& path, Errors& errs) {
     }
     libconfig::Config lc;
     auto slash = path.rfind('/');
-    std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
-    lc.setIncludeDir(dir.c_str());
+    if (slash != std::string::npos) lc.setIncludeDir(path.substr(0, slash).c_str());
     return parse(lc, path, errs, true, {});
 }
 

@@ -741,16 +741,12 @@ bool validate_service(Sink& s, Service& svc) {
         s.not_supported("spec.externalTrafficPolicy", svc.externalTrafficPolicy,
                         {"Cluster", "Local"});
     }
-    if (!needs_health_check(svc)) {
-        if (svc.healthCheckNodePort != 0)
-            s.invalid("spec.healthCheckNodePort", svc.healthCheckNodePort,
-                      "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` "
-                      "is 'Local'");
-    } else if (svc.healthCheckNodePort != 0 &&
-               (svc.healthCheckNodePort < 1 || svc.healthCheckNodePort > 65535)) {
+    // A requested healthCheckNodePort's range is the allocator's check (as in Kubernetes,
+    // where allocation runs first and reports it).
+    if (!needs_health_check(svc) && svc.healthCheckNodePort != 0)
         s.invalid("spec.healthCheckNodePort", svc.healthCheckNodePort,
-                  "must be between 1 and 65535, inclusive");
-    }
+                  "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` "
+                  "is 'Local'");
     if (!svc.internalTrafficPolicy.empty() && svc.internalTrafficPolicy != "Cluster" &&
         svc.internalTrafficPolicy != "Local")
         s.not_supported("spec.internalTrafficPolicy", svc.internalTrafficPolicy,
@@ -1014,13 +1010,19 @@ public:
             if (sl.want && !sl.result && !sl.failed) reserve(sl);
         // 4. new allocations: ports with the same port number share one nodePort
         int32_t cur = min_;
-        for (auto& sl : slots_) {
+        for (size_t n = 0; n < slots_.size(); n++) {
+            PortSlot& sl = slots_[n];
             if (sl.want || sl.result) continue;
-            Service& svc = svcs_[sl.svc];
             if (sl.port >= 0) {
-                for (auto& o : slots_) {
-                    if (o.svc == sl.svc && o.port >= 0 && o.result && o.port != sl.port &&
-                        svc.ports[size_t(o.port)].port == svc.ports[size_t(sl.port)].port) {
+                // A service's slots are contiguous (plan() runs once per service).
+                const auto& ports = svcs_[sl.svc].ports;
+                size_t b = n, e = n + 1;
+                while (b > 0 && slots_[b - 1].svc == sl.svc) b--;
+                while (e < slots_.size() && slots_[e].svc == sl.svc) e++;
+                for (size_t k = b; k < e; k++) {
+                    const PortSlot& o = slots_[k];
+                    if (k != n && o.port >= 0 && o.result &&
+                        ports[size_t(o.port)].port == ports[size_t(sl.port)].port) {
                         sl.result = o.result;
                         break;
                     }

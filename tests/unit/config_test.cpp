@@ -204,7 +204,7 @@ TEST(ConfigLoad, UnknownFieldsEverywhere) {
                 ");\n");
     EXPECT_EQ(r.load, (Strings{
                           "t.conf:3: servics: unknown field \"servics\"",
-                          "t.conf:5: services[0] (default/web): extra: unknown field \"extra\"",
+                          "t.conf:6: services[0] (default/web): extra: unknown field \"extra\"",
                           "t.conf:5: services[0] (default/web): metadata.uid: unknown field \"uid\"",
                           "t.conf:6: services[0] (default/web): spec.typ: unknown field \"typ\"",
                           "t.conf:6: services[0] (default/web): spec.ports[0].nodeport: unknown "
@@ -283,16 +283,17 @@ TEST(ConfigLoad, TargetPortIsIntegerOrName) {
 }
 
 TEST(ConfigLoad, SelectorAndAnnotationSpellings) {
-    Outcome r = run(one("selector = [ \"app.kubernetes.io/name=web\", \"tier=a=b\" ]; "
+    Outcome r = run(one("selector = [ \"app.kubernetes.io/name=web\", \"tier=front\" ]; "
                     "ports = ( { port = 80; } );",
                     "name = \"web\"; labels = { app = \"web\"; }; "
-                    "annotations = [ \"example.com/note=x\" ];"));
+                    "annotations = [ \"example.com/note=x=y\" ];"));
     ASSERT_EQ(r.all(), Strings{});
     const Service& s = r.cfg->services[0];
     EXPECT_EQ(s.selector.at("app.kubernetes.io/name"), "web");
-    EXPECT_EQ(s.selector.at("tier"), "a=b");
+    EXPECT_EQ(s.selector.at("tier"), "front");
     EXPECT_EQ(s.labels.at("app"), "web");
-    EXPECT_EQ(s.annotations.at("example.com/note"), "x");
+    EXPECT_EQ(s.annotations.at("example.com/note"), "x=y");  // split at the first '='
+
     EXPECT_TRUE(s.has_selector);
 }
 
@@ -340,8 +341,10 @@ TEST(ConfigLoad, SourceLinesOfObjects) {
     EXPECT_EQ(s.loc.line, 4);
     EXPECT_EQ(s.ports[0].loc.line, 7);
     EXPECT_EQ(s.ports[1].loc.line, 8);
-    EXPECT_EQ(r.valid, Strings{"t.conf:8: services[0] (default/web): spec.ports[1].name: "
-                               "Required value"});
+    EXPECT_EQ(r.valid, (Strings{"t.conf:7: services[0] (default/web): spec.ports[0].name: "
+                                "Required value",
+                                "t.conf:8: services[0] (default/web): spec.ports[1].name: "
+                                "Required value"}));
 }
 
 TEST(ConfigLoad, LoadingContinuesAfterErrorsAndAllAreReported) {
@@ -751,7 +754,7 @@ TEST(Allocation, RangeFull) {
                       svc("c", "ports = ( { port = 80; } );")}).substr(kHead.size()));
     EXPECT_EQ(r.valid, (Strings{"t.conf:0: appliance.ports: Required value: at least one port is "
                                 "required",
-                                "t.conf:4: services[2] (default/c): spec.clusterIPs: Internal "
+                                "t.conf:5: services[2] (default/c): spec.clusterIPs: Internal "
                                 "error: failed to allocate a serviceIP: range is full"}));
 }
 
