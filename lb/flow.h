@@ -16,8 +16,9 @@ struct rte_hash;
 
 namespace svclb {
 
-// Addresses and ports in network byte order, exactly as on the wire.
-struct FlowKey4 {
+// Addresses and ports in network byte order, exactly as on the wire. 8-byte aligned:
+// rte_hash_crc reads the key in 64-bit words.
+struct alignas(8) FlowKey4 {
     uint32_t src = 0, dst = 0;
     uint16_t sport = 0, dport = 0;
     uint8_t proto = 0;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "lb/addr.h"
@@ -71,13 +72,17 @@ struct PortRt {
     std::string name;
 };
 
-struct FrontendKey {
+// 8-byte aligned and padding-free (rte_hash_crc reads 64-bit words; the pad is explicit
+// and always zero).
+struct alignas(8) FrontendKey {
     uint8_t addr[16];
     uint16_t port_be;
     uint8_t proto;
     uint8_t family;
+    uint8_t zero[4];
 };
-static_assert(sizeof(FrontendKey) == 20);
+static_assert(sizeof(FrontendKey) == 24);
+static_assert(std::has_unique_object_representations_v<FrontendKey>);
 
 // Aging, in seconds (the appliance's timeouts).
 struct FlowTimeouts {
