@@ -307,12 +307,15 @@ private:
 
 void read_port(Reader& r, const Setting& s, const std::string& p, PortConfig& port) {
     port.loc = r.loc(s);
-    r.check_keys(s, p, {"name", "device", "addresses", "mac", "mtu"});
+    r.check_keys(s, p, {"name", "device", "addresses", "mac", "mtu", "vlan"});
     r.str(s, "name", p, port.name);
     r.str(s, "device", p, port.device);
     r.strings(s, "addresses", p, port.addresses);
     r.str(s, "mac", p, port.mac);
     r.u32(s, "mtu", p, port.mtu);
+    uint32_t vlan = 0;
+    r.u32(s, "vlan", p, vlan);
+    port.vlan = uint16_t(vlan > 0xffff ? 0xffff : vlan);
 }
 
 void read_appliance(Reader& r, const Setting& s, Appliance& a) {

@@ -46,12 +46,13 @@ Errors Controller::apply(Config next) {
         const auto& b = next.appliance;
         auto same_ports = a.ports.size() == b.ports.size();
         for (size_t i = 0; same_ports && i < a.ports.size(); i++)
-            same_ports = a.ports[i].name == b.ports[i].name && a.ports[i].device == b.ports[i].device;
+            same_ports = a.ports[i].name == b.ports[i].name && a.ports[i].device == b.ports[i].device &&
+                         a.ports[i].vlan == b.ports[i].vlan && a.ports[i].mac == b.ports[i].mac;
         if (!same_ports || a.workerLcores != b.workerLcores || a.mainLcore != b.mainLcore ||
             a.flowTableSize != b.flowTableSize || a.hugepages != b.hugepages)
             return {ConfigError{b.loc, "", "appliance",
-                                "Forbidden: ports, lcores, flowTableSize and hugepages take effect on "
-                                "restart only; restart svclb to change them"}};
+                                "Forbidden: ports (device, mac, vlan), lcores, flowTableSize and hugepages "
+                                "take effect on restart only; restart svclb to change them"}};
     }
     std::unique_ptr<Snapshot> snap;
     try {

@@ -140,6 +140,7 @@ int main(int argc, char** argv) {
                                          p.device + " failed to probe?)");
             dc.ports.push_back(pid);
             dc.port_macs.push_back(p.mac.empty() ? MacAddr{} : *parse_mac(p.mac));
+            dc.port_vlans.push_back(p.vlan);
             bindings.push_back({p.name, pid, {}});
         }
         dc.workers = uint16_t(cfg->appliance.workerLcores.size());

@@ -123,6 +123,7 @@ struct PortConfig {
     std::vector<std::string> addresses; // "198.51.100.1/24"
     std::string mac;                    // optional override; "" = the PMD's
     uint32_t mtu = 1500;
+    uint16_t vlan = 0;                  // 802.1Q VLAN id of the port's traffic; 0 = untagged
     SourceLoc loc;
 };
 

@@ -76,13 +76,21 @@ void NeighbourResolver::send_arp(uint16_t port, uint16_t op, const IpAddr& sip, 
                                  const IpAddr& tip) {
     rte_mbuf* m = rte_pktmbuf_alloc(dp_.pool());
     if (!m) return;
-    const size_t len = sizeof(rte_ether_hdr) + sizeof(rte_arp_hdr);
-    auto* eth = reinterpret_cast<rte_ether_hdr*>(rte_pktmbuf_append(m, uint16_t(len)));
+    const uint16_t vlan = dp_.port_vlan(port);
+    const size_t l2 = sizeof(rte_ether_hdr) + (vlan ? sizeof(rte_vlan_hdr) : 0);
+    auto* eth = reinterpret_cast<rte_ether_hdr*>(rte_pktmbuf_append(m, uint16_t(l2 + sizeof(rte_arp_hdr))));
     const MacAddr mine = dp_.port_mac(port);
     std::memset(eth->dst_addr.addr_bytes, 0xff, 6);
     std::memcpy(eth->src_addr.addr_bytes, mine.b.data(), 6);
-    eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_ARP);
-    auto* arp = reinterpret_cast<rte_arp_hdr*>(eth + 1);
+    if (vlan) {
+        eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_VLAN);
+        auto* vh = reinterpret_cast<rte_vlan_hdr*>(eth + 1);
+        vh->vlan_tci = rte_cpu_to_be_16(vlan);
+        vh->eth_proto = RTE_BE16(RTE_ETHER_TYPE_ARP);
+    } else {
+        eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_ARP);
+    }
+    auto* arp = reinterpret_cast<rte_arp_hdr*>(reinterpret_cast<uint8_t*>(eth) + l2);
     arp->arp_hardware = RTE_BE16(RTE_ARP_HRD_ETHER);
     arp->arp_protocol = RTE_BE16(RTE_ETHER_TYPE_IPV4);
     arp->arp_hlen = 6;
@@ -144,7 +152,7 @@ void NeighbourResolver::on_packet(rte_mbuf* m, uint64_t now_ms) {
         return;
     }
     if (pv->kind == kPrivArp) {
-        const auto* arp = rte_pktmbuf_mtod_offset(m, const rte_arp_hdr*, sizeof(rte_ether_hdr));
+        const auto* arp = rte_pktmbuf_mtod_offset(m, const rte_arp_hdr*, pv->l2);
         const IpAddr sip = IpAddr::v4(arp->arp_data.arp_sip);
         MacAddr mac;
         std::memcpy(mac.b.data(), arp->arp_data.arp_sha.addr_bytes, 6);

@@ -399,6 +399,8 @@ void validate_appliance(Appliance& a, Errors& errs) {
         }
         if (!port.mac.empty() && !parse_mac(port.mac))
             ps.invalid(pp + ".mac", port.mac, "must be a MAC address, (e.g. 02:00:5e:00:53:01)");
+        if (port.vlan > 4094)
+            ps.invalid(pp + ".vlan", port.vlan, "must be between 0 (untagged) and 4094, inclusive");
         if (port.mtu < 68 || port.mtu > 9600)
             ps.invalid(pp + ".mtu", port.mtu, "must be between 68 and 9600, inclusive");
     }

@@ -15,6 +15,7 @@ namespace svclb {
     X(kEthTruncated, "eth_truncated", "frame shorter than an Ethernet header")              \
     X(kEthUnsupported, "eth_unsupported", "EtherType not handled")                          \
     X(kNotForUs, "not_for_us", "destination MAC is neither ours nor broadcast")             \
+    X(kVlanMismatch, "vlan_mismatch", "802.1Q tag missing, unexpected or of another VLAN")   \
     X(kArpMalformed, "arp_malformed", "ARP packet truncated or not Ethernet/IPv4")          \
     X(kArpNotOurs, "arp_not_ours", "ARP request for an address svclb does not own")         \
     X(kIpTruncated, "ip_truncated", "IPv4 header truncated or invalid length")              \

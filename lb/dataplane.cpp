@@ -39,10 +39,10 @@ Dataplane::Dataplane(const DataplaneConfig& cfg) : cfg_(cfg) {
         setup_port(cfg_.ports[i]);
     }
     // Per-worker SNAT port ranges: the reply's destination port names the owning worker.
-    const uint32_t lo = 1024, span = (65536 - lo) / cfg_.workers;
+    snat_span_ = (65536 - kSnatLo) / cfg_.workers;
     for (uint16_t w = 0; w < cfg_.workers; w++)
-        workers_.push_back(std::make_unique<Worker>(*this, w, cfg_.flow_capacity, uint16_t(lo + w * span),
-                                                    uint16_t(lo + (w + 1) * span - 1)));
+        workers_.push_back(std::make_unique<Worker>(*this, w, cfg_.flow_capacity, kSnatLo + w * snat_span_,
+                                                    kSnatLo + (w + 1) * snat_span_));
 }
 
 Dataplane::~Dataplane() {
@@ -96,6 +96,12 @@ MacAddr Dataplane::port_mac(uint16_t port) const {
     MacAddr m;
     std::memcpy(m.b.data(), a.addr_bytes, 6);
     return m;
+}
+
+uint16_t Dataplane::port_vlan(uint16_t port) const {
+    for (size_t i = 0; i < cfg_.ports.size() && i < cfg_.port_vlans.size(); i++)
+        if (cfg_.ports[i] == port) return cfg_.port_vlans[i];
+    return 0;
 }
 
 void Dataplane::publish(std::unique_ptr<Snapshot> next) {

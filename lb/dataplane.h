@@ -27,6 +27,8 @@ struct DataplaneConfig {
     // Optional MAC per port (parallel to `ports`; zero = the PMD's). Set on the device where
     // the PMD allows it, else used by svclb in software (matching and rewriting).
     std::vector<MacAddr> port_macs;
+    // Optional 802.1Q VLAN id per port (parallel to `ports`; 0 = untagged).
+    std::vector<uint16_t> port_vlans;
     uint16_t workers = 1;
     uint32_t flow_capacity = 65536; // per worker
     uint32_t idle_backoff_us = 100;
@@ -64,6 +66,15 @@ public:
     rte_rcu_qsbr* qsv() const { return qsv_; }
     const std::vector<uint16_t>& ports() const { return cfg_.ports; }
     MacAddr port_mac(uint16_t port) const;
+    uint16_t port_vlan(uint16_t port) const;
+    // Runs on: any lcore. The worker whose SNAT range holds `port` (host order), or -1.
+    // Worker i owns [kSnatLo + i * span, kSnatLo + (i + 1) * span).
+    int snat_owner(uint16_t port) const noexcept {
+        if (port < kSnatLo) return -1;
+        const uint32_t w = (port - kSnatLo) / snat_span_;
+        return w < workers_.size() ? int(w) : -1;
+    }
+    static constexpr uint32_t kSnatLo = 1024;
     const DataplaneConfig& config() const { return cfg_; }
     uint32_t idle_backoff_us() const { return cfg_.idle_backoff_us; }
 
@@ -82,6 +93,7 @@ private:
     std::atomic<const Snapshot*> current_{nullptr};
     std::vector<uint16_t> started_;
     std::vector<std::pair<uint16_t, MacAddr>> mac_override_;
+    uint32_t snat_span_ = 1;
 };
 
 }  // namespace svclb

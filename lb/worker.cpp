@@ -40,7 +40,7 @@ static void tx_error_cb(rte_mbuf** pkts, uint16_t unsent, void* userdata) {
     rte_pktmbuf_free_bulk(pkts, unsent);
 }
 
-Worker::Worker(Dataplane& dp, uint16_t index, uint32_t flow_capacity, uint16_t snat_lo, uint16_t snat_hi)
+Worker::Worker(Dataplane& dp, uint16_t index, uint32_t flow_capacity, uint32_t snat_lo, uint32_t snat_hi)
     : dp_(dp), neigh_(dp.neigh()), index_(index),
       flows_(flow_capacity, dp.config().socket_id, "flows" + std::to_string(index)),
       snat_lo_(snat_lo), snat_hi_(snat_hi), snat_next_(snat_lo) {
@@ -49,11 +49,14 @@ Worker::Worker(Dataplane& dp, uint16_t index, uint32_t flow_capacity, uint16_t s
                              RING_F_SP_ENQ | RING_F_SC_DEQ);
     from_cp_ = rte_ring_create(("fromcp" + n).c_str(), 1024, dp.config().socket_id,
                                RING_F_SP_ENQ | RING_F_SC_DEQ);
-    if (!to_cp_ || !from_cp_) throw std::runtime_error("cannot create worker rings");
+    // Any worker may hand this one a reply: multi-producer, single consumer.
+    redirect_ = rte_ring_create(("redir" + n).c_str(), 1024, dp.config().socket_id, RING_F_SC_DEQ);
+    if (!to_cp_ || !from_cp_ || !redirect_) throw std::runtime_error("cannot create worker rings");
     uint16_t maxport = 0;
     for (uint16_t p : dp.ports()) maxport = std::max<uint16_t>(maxport, p);
     txbuf_.assign(maxport + 1, nullptr);
     port_mac_.assign(maxport + 1, MacAddr{});
+    port_vlan_.assign(maxport + 1, 0);
     for (uint16_t p : dp.ports()) {
         auto* b = static_cast<rte_eth_dev_tx_buffer*>(
             rte_zmalloc_socket("txbuf", RTE_ETH_TX_BUFFER_SIZE(kBurst), 0, dp.config().socket_id));
@@ -62,6 +65,7 @@ Worker::Worker(Dataplane& dp, uint16_t index, uint32_t flow_capacity, uint16_t s
         rte_eth_tx_buffer_set_err_callback(b, tx_error_cb, &counters_);
         txbuf_[p] = b;
         port_mac_[p] = dp.port_mac(p);
+        port_vlan_[p] = dp.port_vlan(p);
     }
     rte_rcu_qsbr_thread_register(dp.qsv(), index);
 }
@@ -75,8 +79,10 @@ Worker::~Worker() {
     rte_mbuf* m;
     while (rte_ring_dequeue(to_cp_, reinterpret_cast<void**>(&m)) == 0) rte_pktmbuf_free(m);
     while (rte_ring_dequeue(from_cp_, reinterpret_cast<void**>(&m)) == 0) rte_pktmbuf_free(m);
+    while (rte_ring_dequeue(redirect_, reinterpret_cast<void**>(&m)) == 0) rte_pktmbuf_free(m);
     rte_ring_free(to_cp_);
     rte_ring_free(from_cp_);
+    rte_ring_free(redirect_);
     rte_rcu_qsbr_thread_unregister(dp_.qsv(), index_);
 }
 
@@ -134,6 +140,7 @@ uint32_t Worker::poll_once() noexcept {
             total += n;
             process_burst(*s, p, pkts, n);
         }
+        total += drain_redirects(*s);
         const uint32_t expired = flows_.expire(rte_rdtsc(), timeout_tsc_, 64);
         if (expired) counters_.ev(Ev::kFlowsExpired, expired);
     }
@@ -184,19 +191,36 @@ void Worker::process_burst(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
             drop(m, Drop::kEthTruncated);
             continue;
         }
-        if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_ARP)) {
-            handle_arp(s, in_port, m);
+        uint16_t type = eth->ether_type;
+        uint32_t l2 = sizeof(rte_ether_hdr);
+        uint16_t vid = 0;
+        if (type == RTE_BE16(RTE_ETHER_TYPE_VLAN)) { // 802.1Q: the tag stays on the frame
+            auto* vh = header_at<rte_vlan_hdr>(m, l2);
+            if (unlikely(!vh)) {
+                drop(m, Drop::kEthTruncated);
+                continue;
+            }
+            vid = rte_be_to_cpu_16(vh->vlan_tci) & 0xfff;
+            type = vh->eth_proto;
+            l2 += sizeof(rte_vlan_hdr);
+        }
+        if (unlikely(vid != port_vlan_[in_port])) {
+            drop(m, Drop::kVlanMismatch);
+            continue;
+        }
+        if (type == RTE_BE16(RTE_ETHER_TYPE_ARP)) {
+            handle_arp(s, in_port, m, l2);
             continue;
         }
         if (unlikely(std::memcmp(eth->dst_addr.addr_bytes, pmac.b.data(), 6) != 0)) {
             drop(m, Drop::kNotForUs);
             continue;
         }
-        if (unlikely(eth->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4))) {
+        if (unlikely(type != RTE_BE16(RTE_ETHER_TYPE_IPV4))) {
             drop(m, Drop::kEthUnsupported);
             continue;
         }
-        constexpr uint32_t l3 = sizeof(rte_ether_hdr);
+        const uint32_t l3 = l2;
         auto* ip = header_at<rte_ipv4_hdr>(m, l3);
         if (unlikely(!ip)) {
             drop(m, Drop::kIpTruncated);
@@ -332,17 +356,26 @@ void Worker::on_hit(const Snapshot& s, Cand& c, int32_t res, uint64_t now) noexc
 void Worker::forward(Cand& c, Flow4& f) noexcept {
     nat_rewrite4(c.ip, c.l4, f.fwd.proto, f.rev.dst, f.rev.src, f.rev.dport, f.rev.sport);
     counters_.ev(Ev::kFwdEstablished);
-    emit(c.m, f.fwd_port, f.fwd_nexthop, f.fwd_neigh);
+    emit(c.m, c.in_port, f.fwd_port, f.fwd_nexthop, f.fwd_neigh);
 }
 
 void Worker::reverse(Cand& c, Flow4& f) noexcept {
     nat_rewrite4(c.ip, c.l4, f.fwd.proto, f.fwd.dst, f.fwd.src, f.fwd.dport, f.fwd.sport);
     counters_.ev(Ev::kRevPackets);
-    emit(c.m, f.rev_port, f.rev_nexthop, f.rev_neigh);
+    emit(c.m, c.in_port, f.rev_port, f.rev_nexthop, f.rev_neigh);
 }
 
 void Worker::on_miss(const Snapshot& s, Cand& c, uint64_t now) noexcept {
-    if (!(c.local_kinds & kAddrVip)) { // a SNAT or interface address with no flow
+    if (!(c.local_kinds & kAddrVip)) {
+        // A reply to a SNAT address with no flow here: its destination port names the
+        // worker that owns the flow (per-lcore SNAT ranges). Hand it over once.
+        if (c.local_kinds & kAddrSnat) {
+            const int owner = dp_.snat_owner(rte_be_to_cpu_16(c.key.dport));
+            if (owner >= 0 && owner != index_) {
+                redirect_to(owner, c.m, c.in_port);
+                return;
+            }
+        }
         drop(c.m, Drop::kNoFlow);
         return;
     }
@@ -399,7 +432,60 @@ void Worker::on_miss(const Snapshot& s, Cand& c, uint64_t now) noexcept {
     forward(c, f);
 }
 
-void Worker::emit(rte_mbuf* m, uint16_t out_port, uint32_t nexthop_be, int32_t& neigh) noexcept {
+void Worker::redirect_to(int owner, rte_mbuf* m, uint16_t in_port) noexcept {
+    pkt_priv(m)->out_port = in_port; // the owner processes it as received on in_port
+    if (rte_ring_mp_enqueue(dp_.worker(size_t(owner)).redirect(), m) != 0) {
+        drop(m, Drop::kRedirectFull);
+        return;
+    }
+    counters_.ev(Ev::kRedirected);
+}
+
+unsigned Worker::drain_redirects(const Snapshot& s) noexcept {
+    rte_mbuf* pkts[kBurst];
+    const unsigned n = rte_ring_sc_dequeue_burst(redirect_, reinterpret_cast<void**>(pkts), kBurst, nullptr);
+    // Process runs of packets that arrived on the same port together.
+    for (unsigned i = 0; i < n;) {
+        const uint16_t port = pkt_priv(pkts[i])->out_port;
+        unsigned j = i + 1;
+        while (j < n && pkt_priv(pkts[j])->out_port == port) j++;
+        process_burst(s, port, pkts + i, uint16_t(j - i));
+        i = j;
+    }
+    return n;
+}
+
+// Makes the frame's 802.1Q tag that of out_port (rare: one-armed setups keep it as is).
+bool Worker::retag(rte_mbuf* m, uint16_t in_port, uint16_t out_port) noexcept {
+    const uint16_t from = port_vlan_[in_port], to = port_vlan_[out_port];
+    if (likely(from == to)) return true;
+    if (from && to) {
+        auto* vh = rte_pktmbuf_mtod_offset(m, rte_vlan_hdr*, sizeof(rte_ether_hdr));
+        vh->vlan_tci = rte_cpu_to_be_16((rte_be_to_cpu_16(vh->vlan_tci) & 0xf000) | to);
+        return true;
+    }
+    if (from) { // strip: move the MACs forward over the tag
+        auto* p = rte_pktmbuf_mtod(m, uint8_t*);
+        std::memmove(p + sizeof(rte_vlan_hdr), p, 2 * RTE_ETHER_ADDR_LEN);
+        rte_pktmbuf_adj(m, sizeof(rte_vlan_hdr));
+        return true;
+    }
+    auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, sizeof(rte_vlan_hdr)));
+    if (!p) return false;
+    std::memmove(p, p + sizeof(rte_vlan_hdr), 2 * RTE_ETHER_ADDR_LEN);
+    auto* eth = reinterpret_cast<rte_ether_hdr*>(p);
+    auto* vh = reinterpret_cast<rte_vlan_hdr*>(eth + 1);
+    vh->eth_proto = eth->ether_type;
+    vh->vlan_tci = rte_cpu_to_be_16(to);
+    eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_VLAN);
+    return true;
+}
+
+void Worker::emit(rte_mbuf* m, uint16_t in_port, uint16_t out_port, uint32_t nexthop_be, int32_t& neigh) noexcept {
+    if (unlikely(!retag(m, in_port, out_port))) {
+        drop(m, Drop::kNoMbuf);
+        return;
+    }
     if (neigh < 0) neigh = neigh_.lookup(IpAddr::v4(nexthop_be));
     MacAddr mac;
     if (likely(neigh >= 0 && neigh_.mac(neigh, &mac))) {
@@ -415,8 +501,8 @@ void Worker::emit(rte_mbuf* m, uint16_t out_port, uint32_t nexthop_be, int32_t& 
     to_control(m, kPrivAwaitNeigh);
 }
 
-void Worker::handle_arp(const Snapshot& s, uint16_t in_port, rte_mbuf* m) noexcept {
-    auto* arp = header_at<rte_arp_hdr>(m, sizeof(rte_ether_hdr));
+void Worker::handle_arp(const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint32_t l2) noexcept {
+    auto* arp = header_at<rte_arp_hdr>(m, l2);
     if (!arp || arp->arp_hardware != RTE_BE16(RTE_ARP_HRD_ETHER) ||
         arp->arp_protocol != RTE_BE16(RTE_ETHER_TYPE_IPV4) || arp->arp_hlen != 6 || arp->arp_plen != 4) {
         drop(m, Drop::kArpMalformed);
@@ -444,6 +530,7 @@ void Worker::handle_arp(const Snapshot& s, uint16_t in_port, rte_mbuf* m) noexce
     }
     // Replies and gratuitous announcements: the control plane learns from them.
     pkt_priv(m)->out_port = in_port;
+    pkt_priv(m)->l2 = uint8_t(l2);
     to_control(m, kPrivArp);
 }
 

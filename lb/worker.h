@@ -31,6 +31,7 @@ struct PktPriv {
     IpAddr nexthop;
     uint16_t out_port = 0;
     uint8_t kind = 0;
+    uint8_t l2 = 14; // Ethernet header length, 18 with an 802.1Q tag
 };
 enum PrivKind : uint8_t {
     kPrivArp = 1,        // ARP for the control plane to learn from
@@ -42,7 +43,8 @@ PktPriv* pkt_priv(rte_mbuf* m) noexcept;
 class Worker {
 public:
     // Runs on: control plane (allocates the flow table, rings and TX buffers).
-    Worker(Dataplane& dp, uint16_t index, uint32_t flow_capacity, uint16_t snat_lo, uint16_t snat_hi);
+    // This worker allocates SNAT ports from [snat_lo, snat_hi).
+    Worker(Dataplane& dp, uint16_t index, uint32_t flow_capacity, uint32_t snat_lo, uint32_t snat_hi);
     ~Worker();
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
@@ -65,17 +67,22 @@ public:
     FlowTable& flows() noexcept { return flows_; }
     rte_ring* to_cp() const noexcept { return to_cp_; }
     rte_ring* from_cp() const noexcept { return from_cp_; }
+    // Replies that reached another worker, handed to this one (multi-producer).
+    rte_ring* redirect() const noexcept { return redirect_; }
     uint32_t flow_count() const noexcept { return flow_count_.load(std::memory_order_relaxed); }
 
 private:
     struct Cand;
-    void handle_arp(const Snapshot& s, uint16_t in_port, rte_mbuf* m) noexcept;
+    void handle_arp(const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint32_t l2) noexcept;
     void handle_icmp(uint16_t in_port, rte_mbuf* m, rte_ipv4_hdr* ip) noexcept;
     void on_hit(const Snapshot& s, Cand& c, int32_t res, uint64_t now) noexcept;
     void on_miss(const Snapshot& s, Cand& c, uint64_t now) noexcept;
     void forward(Cand& c, Flow4& f) noexcept;
     void reverse(Cand& c, Flow4& f) noexcept;
-    void emit(rte_mbuf* m, uint16_t out_port, uint32_t nexthop_be, int32_t& neigh) noexcept;
+    void emit(rte_mbuf* m, uint16_t in_port, uint16_t out_port, uint32_t nexthop_be, int32_t& neigh) noexcept;
+    bool retag(rte_mbuf* m, uint16_t in_port, uint16_t out_port) noexcept;
+    void redirect_to(int owner, rte_mbuf* m, uint16_t in_port) noexcept;
+    unsigned drain_redirects(const Snapshot& s) noexcept;
     void tx(uint16_t port, rte_mbuf* m) noexcept;
     void to_control(rte_mbuf* m, uint8_t kind) noexcept;
     void drop(rte_mbuf* m, Drop why) noexcept;
@@ -88,11 +95,13 @@ private:
     LcoreCounters counters_;
     rte_ring* to_cp_ = nullptr;
     rte_ring* from_cp_ = nullptr;
+    rte_ring* redirect_ = nullptr;
     std::vector<rte_eth_dev_tx_buffer*> txbuf_; // by port id
     std::vector<MacAddr> port_mac_;             // by port id
+    std::vector<uint16_t> port_vlan_;           // by port id; 0 = untagged
     uint64_t timeout_tsc_[size_t(FlowState::kCount)] = {};
     uint64_t timeouts_gen_ = UINT64_MAX;
-    uint16_t snat_lo_, snat_hi_, snat_next_;
+    uint32_t snat_lo_, snat_hi_, snat_next_;
     uint32_t idle_polls_ = 0;
     bool online_ = false;
     std::atomic<bool> stop_{false};

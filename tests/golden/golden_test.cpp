@@ -81,6 +81,9 @@ struct Case {
     Verdict verdict;
     Drop reason;             // for kDrop
     std::vector<Bytes> out;  // for kTx: every frame transmitted, in order
+    RingOptions opts{};      // workers (one RX queue each) and the port's VLAN
+    uint16_t in_queue = 0;   // the RX queue (= worker) the input arrives on
+    uint16_t setup_queue = 0;
 };
 
 // Client -> VIP and backend -> SNAT packets, the two halves of each flow.
@@ -91,7 +94,8 @@ Pkt s2b(uint8_t ttl = 63) { return Pkt().eth(kLb, kB1).ipv4(kSnat, kB1Ip, ttl); 
 Pkt v2c(uint8_t ttl = 63) { return Pkt().eth(kLb, kClient).ipv4(kVip, kClientIp, ttl); }
 
 std::vector<Case> cases() {
-    const uint16_t kSnatPort = 1024; // worker 0's first SNAT port
+    const uint16_t kSnatPort = 1024;  // worker 0's first SNAT port
+    const uint16_t kSnatPort2 = 1024 + (65536 - 1024) / 2; // worker 1's, with two workers
     const Bytes syn = c2v().tcp(40000, 80, kSyn, 100).bytes();
     const Bytes synack = b2s().tcp(8080, kSnatPort, kSyn | kAck, 500, 101).bytes();
     const Bytes udp_req = c2v().udp(41000, 53).payload("query").bytes();
@@ -192,6 +196,36 @@ std::vector<Case> cases() {
          Verdict::kDrop, Drop::kL4Truncated, {}},
         {"icmp_header_truncated", {}, c2v().icmp_echo(true, 1, 1).truncate(14 + 20 + 4).ip_total_length(24).bytes(),
          Verdict::kDrop, Drop::kL4Truncated, {}},
+        // ---- 802.1Q: a tagged port keeps the tag on everything it sends ----
+        {"vlan_arp_request_answered_with_tag", {},
+         Pkt().eth(kClient, kBcast).vlan(100).arp(1, kClient, kClientIp, kZero, kVip).bytes(), Verdict::kTx, {},
+         {Pkt().eth(kLb, kClient).vlan(100).arp(2, kLb, kVip, kClient, kClientIp).bytes()}, {1, 100}},
+        {"vlan_tcp_syn_nat_keeps_tag", {}, c2v().vlan(100).tcp(40000, 80, kSyn, 100).bytes(), Verdict::kTx, {},
+         {s2b().vlan(100).tcp(kSnatPort, 8080, kSyn, 100).bytes()}, {1, 100}},
+        {"vlan_reply_reversed_keeps_tag", {c2v().vlan(100).tcp(40000, 80, kSyn, 100).bytes()},
+         b2s().vlan(100).tcp(8080, kSnatPort, kSyn | kAck, 500, 101).bytes(), Verdict::kTx, {},
+         {v2c().vlan(100).tcp(80, 40000, kSyn | kAck, 500, 101).bytes()}, {1, 100}},
+        {"vlan_icmp_echo_answered_with_tag", {}, c2v().vlan(100).icmp_echo(true, 7, 1).bytes(), Verdict::kTx, {},
+         {v2c(64).vlan(100).icmp_echo(false, 7, 1).bytes()}, {1, 100}},
+        {"vlan_untagged_frame_on_tagged_port_dropped", {}, syn, Verdict::kDrop, Drop::kVlanMismatch, {}, {1, 100}},
+        {"vlan_other_vid_dropped", {}, c2v().vlan(200).tcp(40000, 80, kSyn).bytes(), Verdict::kDrop,
+         Drop::kVlanMismatch, {}, {1, 100}},
+        {"vlan_tagged_frame_on_untagged_port_dropped", {}, c2v().vlan(100).tcp(40000, 80, kSyn).bytes(),
+         Verdict::kDrop, Drop::kVlanMismatch, {}},
+        {"vlan_truncated_tag_dropped", {}, c2v().vlan(100).tcp(40000, 80, kSyn).truncate(16).bytes(),
+         Verdict::kDrop, Drop::kEthTruncated, {}, {1, 100}},
+
+        // ---- several workers: a reply may reach any worker; its SNAT port names the owner ----
+        {"reply_on_the_wrong_worker_is_handed_to_the_owner", {syn}, synack, Verdict::kTx, {},
+         {v2c().tcp(80, 40000, kSyn | kAck, 500, 101).bytes()}, {2, 0}, 1, 0},
+        {"flow_of_worker_1_answered_through_worker_0", {syn},
+         b2s().tcp(8080, kSnatPort2, kSyn | kAck, 500, 101).bytes(), Verdict::kTx, {},
+         {v2c().tcp(80, 40000, kSyn | kAck, 500, 101).bytes()}, {2, 0}, 0, 1},
+        {"reply_for_a_port_below_every_range_dropped", {syn},
+         b2s().tcp(8080, 1000, kSyn | kAck, 500, 101).bytes(), Verdict::kDrop, Drop::kNoFlow, {}, {2, 0}, 1, 0},
+        {"reply_handed_over_without_a_flow_dropped_by_owner", {},
+         synack, Verdict::kDrop, Drop::kNoFlow, {}, {2, 0}, 1, 0},
+
         {"ip_version_6_in_ipv4_frame_dropped", {},
          [] {
              Bytes b = c2v().tcp(1, 80, kSyn).bytes();
@@ -207,9 +241,9 @@ class GoldenPacket : public ::testing::TestWithParam<size_t> {};
 TEST_P(GoldenPacket, Case) {
     static const std::vector<Case> table = cases();
     const Case& c = table[GetParam()];
-    RingAppliance a(kConfig, kLb);
-    for (const auto& s : c.setup) a.send(s);
-    const auto r = a.send(c.in);
+    RingAppliance a(kConfig, kLb, c.opts);
+    for (const auto& s : c.setup) a.send(s, c.setup_queue);
+    const auto r = a.send(c.in, c.in_queue);
     switch (c.verdict) {
     case Verdict::kTx:
         EXPECT_TRUE(r.drops.empty()) << "dropped as " << drop_name(r.drops.begin()->first);
@@ -229,6 +263,20 @@ TEST_P(GoldenPacket, Case) {
         EXPECT_EQ(r.to_control, 1u);
         break;
     }
+}
+
+TEST(GoldenWorkers, HandOffIsCountedOnce) {
+    RingAppliance a(kConfig, kLb, {2, 0});
+    a.send(c2v().tcp(40000, 80, kSyn, 100).bytes(), 0);
+    const auto r = a.send(b2s().tcp(8080, 1024, kSyn | kAck, 500, 101).bytes(), 1);
+    EXPECT_EQ(r.redirected, 1u);
+    EXPECT_EQ(r.out.size(), 1u);
+    // The owner's flow got the state change: an ACK from the client still maps to it.
+    const auto ack = a.send(c2v().tcp(40000, 80, kAck, 101, 501).bytes(), 0);
+    EXPECT_EQ(ack.redirected, 0u);
+    ASSERT_EQ(ack.out.size(), 1u);
+    EXPECT_EQ(a.dp().worker(0).flows().size(), 1u);
+    EXPECT_EQ(a.dp().worker(1).flows().size(), 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, GoldenPacket, ::testing::Range<size_t>(0, cases().size()),

@@ -20,6 +20,10 @@ Pkt& Pkt::eth(const MacAddr& src, const MacAddr& dst, uint16_t type) {
     ethertype_ = type;
     return *this;
 }
+Pkt& Pkt::vlan(uint16_t vid) {
+    vlan_ = vid;
+    return *this;
+}
 Pkt& Pkt::ipv4(const std::string& src, const std::string& dst, uint8_t ttl) {
     has_ip_ = true;
     src_ = ip_or_throw(src);
@@ -100,6 +104,10 @@ Bytes Pkt::bytes() const {
     b.insert(b.end(), src_mac_.b.begin(), src_mac_.b.end());
     uint16_t type = ethertype_;
     if (!type) type = l4_ == L4::kArp ? 0x0806 : 0x0800;
+    if (vlan_ >= 0) {
+        put16(b, 0x8100);
+        put16(b, uint16_t(vlan_));
+    }
     put16(b, type);
     if (l4_ == L4::kArp) {
         put16(b, 1);

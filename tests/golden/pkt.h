@@ -19,6 +19,8 @@ inline constexpr uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04, kPsh = 0x08, kAc
 class Pkt {
 public:
     Pkt& eth(const MacAddr& src, const MacAddr& dst, uint16_t type = 0);
+    // An 802.1Q tag (TPID 0x8100, priority 0) between the MACs and the EtherType.
+    Pkt& vlan(uint16_t vid);
     Pkt& ipv4(const std::string& src, const std::string& dst, uint8_t ttl = 64);
     // IPv4 flags/fragment offset word (host order), e.g. 0x2000 = MF.
     Pkt& frag(uint16_t flags_offset);
@@ -39,6 +41,7 @@ private:
     enum class L4 { kNone, kTcp, kUdp, kIcmp, kArp };
     MacAddr src_mac_, dst_mac_;
     uint16_t ethertype_ = 0;
+    int vlan_ = -1;
     bool has_ip_ = false;
     IpAddr src_, dst_;
     uint8_t ttl_ = 64;
