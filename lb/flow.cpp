@@ -19,7 +19,9 @@ const char* flow_state_name(FlowState s) noexcept {
     case FlowState::kTcpClose: return "CLOSE";
     case FlowState::kUdp: return "UDP";
     case FlowState::kIcmp: return "ICMP";
-    case FlowState::kSctp: return "SCTP";
+    case FlowState::kSctp: return "SCTP_ESTABLISHED";
+    case FlowState::kSctpInit: return "SCTP_INIT";
+    case FlowState::kSctpClosed: return "SCTP_CLOSED";
     case FlowState::kCount: break;
     }
     return "?";

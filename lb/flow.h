@@ -35,7 +35,9 @@ enum class FlowState : uint8_t {
     kTcpClose,       // RST seen
     kUdp,
     kIcmp,
-    kSctp,
+    kSctp,           // INIT-ACK seen: the association is up
+    kSctpInit,       // client INIT seen
+    kSctpClosed,     // ABORT or SHUTDOWN COMPLETE seen
     kCount
 };
 const char* flow_state_name(FlowState s) noexcept;

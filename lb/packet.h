@@ -7,6 +7,8 @@
 #include <cstring>
 
 #include <rte_branch_prediction.h>
+#include <rte_byteorder.h>
+#include <rte_hash_crc.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 #include <rte_tcp.h>
@@ -44,6 +46,11 @@ inline void nat_rewrite4(rte_ipv4_hdr* ip, uint8_t* l4, uint8_t proto, uint32_t 
     ip->src_addr = src;
     ip->dst_addr = dst;
 
+    if (proto == IPPROTO_SCTP) { // no pseudo-header: the caller recomputes the CRC32c
+        std::memcpy(l4, &sport, 2);
+        std::memcpy(l4 + 2, &dport, 2);
+        return;
+    }
     // L4: pseudo-header addresses and the ports.
     uint8_t* ckp = l4 + (proto == IPPROTO_TCP ? offsetof(rte_tcp_hdr, cksum)
                                               : offsetof(rte_udp_hdr, dgram_cksum));
@@ -60,6 +67,18 @@ inline void nat_rewrite4(rte_ipv4_hdr* ip, uint8_t* l4, uint8_t proto, uint32_t 
     c = csum::update16(c, odport, dport);
     if (proto == IPPROTO_UDP && c == 0) c = 0xffff; // RFC 768: 0 means "no checksum"
     std::memcpy(ckp, &c, 2);
+}
+
+// SCTP's checksum (RFC 9260 appendix A): CRC32c over the whole SCTP packet with the
+// checksum field zero, stored in the byte order the reflected algorithm produces (the
+// little-endian image of the inverted CRC). rte_hash_crc computes CRC32c.
+inline uint32_t sctp_crc32c(const uint8_t* sctp, uint32_t len) noexcept {
+    return ~rte_hash_crc(sctp, len, 0xffffffffu);
+}
+inline void sctp_set_checksum(uint8_t* sctp, uint32_t len) noexcept {
+    std::memset(sctp + 8, 0, 4);
+    const uint32_t le = rte_cpu_to_le_32(sctp_crc32c(sctp, len));
+    std::memcpy(sctp + 8, &le, 4);
 }
 
 }  // namespace svclb

@@ -30,7 +30,8 @@ struct Worker::Cand {
     uint8_t* l4;
     uint16_t in_port;
     uint8_t local_kinds;
-    uint8_t tcp_flags;
+    uint8_t flags;   // TCP flags, or the first SCTP chunk type
+    uint16_t l4len;
     FlowKey4 key;
 };
 
@@ -130,6 +131,8 @@ uint32_t Worker::poll_once() noexcept {
             timeout_tsc_[size_t(FlowState::kUdp)] = t.udp * hz;
             timeout_tsc_[size_t(FlowState::kIcmp)] = t.icmp * hz;
             timeout_tsc_[size_t(FlowState::kSctp)] = t.sctp * hz;
+            timeout_tsc_[size_t(FlowState::kSctpInit)] = t.tcp_syn * hz;
+            timeout_tsc_[size_t(FlowState::kSctpClosed)] = t.tcp_close * hz;
             timeouts_gen_ = s->generation;
         }
         rte_mbuf* pkts[kBurst];
@@ -264,6 +267,14 @@ void Worker::process_burst(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
                 drop(m, Drop::kL4Truncated);
                 continue;
             }
+        } else if (proto == IPPROTO_SCTP) {
+            // Common header and at least one chunk header (RFC 9260 section 3); the CRC
+            // is recomputed over the whole packet, so it must sit in one segment.
+            if (unlikely(l4len < 16 || !rte_pktmbuf_is_contiguous(m))) {
+                drop(m, Drop::kL4Truncated);
+                continue;
+            }
+            flags = l4[12];
         } else if (proto == IPPROTO_ICMP) {
             handle_icmp(in_port, m, ip);
             continue;
@@ -277,7 +288,8 @@ void Worker::process_burst(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
         c.l4 = l4;
         c.in_port = in_port;
         c.local_kinds = s.locals[local].kinds;
-        c.tcp_flags = flags;
+        c.flags = flags;
+        c.l4len = uint16_t(l4len);
         c.key = FlowKey4{};
         c.key.src = ip->src_addr;
         c.key.dst = ip->dst_addr;
@@ -301,11 +313,26 @@ static bool is_pure_syn(uint8_t flags) noexcept {
            RTE_TCP_SYN_FLAG;
 }
 
+// SCTP chunk types (RFC 9260 section 3.2).
+constexpr uint8_t kSctpInit = 1, kSctpInitAck = 2, kSctpAbort = 6, kSctpShutdownComplete = 14;
+
+// Whether a packet may create a flow: a TCP SYN, an SCTP INIT, any UDP datagram.
+static bool opens_flow(uint8_t proto, uint8_t flags) noexcept {
+    if (proto == IPPROTO_TCP) return is_pure_syn(flags);
+    if (proto == IPPROTO_SCTP) return flags == kSctpInit;
+    return true;
+}
+
+static bool is_closed(FlowState st) noexcept {
+    return st == FlowState::kTcpTimeWait || st == FlowState::kTcpClose || st == FlowState::kSctpClosed;
+}
+
 void Worker::on_hit(const Snapshot& s, Cand& c, int32_t res, uint64_t now) noexcept {
     const uint32_t idx = uint32_t(res) >> 1;
     Flow4& f = flows_.at(idx);
     const bool reverse_dir = res & 1;
-    const uint8_t fl = c.tcp_flags;
+    const uint8_t fl = c.flags;
+    const uint8_t proto = f.fwd.proto;
     if (!reverse_dir) {
         bool reschedule = false;
         if (f.generation != s.generation) {
@@ -317,12 +344,11 @@ void Worker::on_hit(const Snapshot& s, Cand& c, int32_t res, uint64_t now) noexc
                 f.generation = s.generation;
                 f.sp_index = sp->index;
             } else {
-                // UDP moves at once; TCP on its next SYN (SEMANTICS.md, "Flows").
-                reschedule = f.fwd.proto == IPPROTO_UDP || is_pure_syn(fl);
+                // UDP moves at once; TCP and SCTP on their next SYN / INIT (SEMANTICS.md).
+                reschedule = opens_flow(proto, fl);
             }
         }
-        if (f.fwd.proto == IPPROTO_TCP && is_pure_syn(fl) &&
-            (f.state == FlowState::kTcpTimeWait || f.state == FlowState::kTcpClose))
+        if (proto != IPPROTO_UDP && opens_flow(proto, fl) && is_closed(f.state))
             reschedule = true; // a new connection reusing the tuple
         if (reschedule) {
             flows_.remove(idx);
@@ -336,7 +362,12 @@ void Worker::on_hit(const Snapshot& s, Cand& c, int32_t res, uint64_t now) noexc
         return;
     }
     f.last_seen = now;
-    if (f.fwd.proto == IPPROTO_TCP) {
+    if (proto == IPPROTO_SCTP) {
+        if (fl == kSctpAbort || fl == kSctpShutdownComplete)
+            f.state = FlowState::kSctpClosed;
+        else if (reverse_dir && fl == kSctpInitAck && f.state == FlowState::kSctpInit)
+            f.state = FlowState::kSctp;
+    } else if (proto == IPPROTO_TCP) {
         if (fl & RTE_TCP_RST_FLAG) {
             f.state = FlowState::kTcpClose;
         } else if (fl & RTE_TCP_FIN_FLAG) {
@@ -355,12 +386,14 @@ void Worker::on_hit(const Snapshot& s, Cand& c, int32_t res, uint64_t now) noexc
 
 void Worker::forward(Cand& c, Flow4& f) noexcept {
     nat_rewrite4(c.ip, c.l4, f.fwd.proto, f.rev.dst, f.rev.src, f.rev.dport, f.rev.sport);
+    if (f.fwd.proto == IPPROTO_SCTP) sctp_set_checksum(c.l4, c.l4len);
     counters_.ev(Ev::kFwdEstablished);
     emit(c.m, c.in_port, f.fwd_port, f.fwd_nexthop, f.fwd_neigh);
 }
 
 void Worker::reverse(Cand& c, Flow4& f) noexcept {
     nat_rewrite4(c.ip, c.l4, f.fwd.proto, f.fwd.dst, f.fwd.src, f.fwd.dport, f.fwd.sport);
+    if (f.fwd.proto == IPPROTO_SCTP) sctp_set_checksum(c.l4, c.l4len);
     counters_.ev(Ev::kRevPackets);
     emit(c.m, c.in_port, f.rev_port, f.rev_nexthop, f.rev_neigh);
 }
@@ -385,7 +418,7 @@ void Worker::on_miss(const Snapshot& s, Cand& c, uint64_t now) noexcept {
         drop(c.m, Drop::kNoService);
         return;
     }
-    if (c.key.proto == IPPROTO_TCP && !is_pure_syn(c.tcp_flags)) {
+    if (!opens_flow(c.key.proto, c.flags)) {
         drop(c.m, Drop::kNoFlow);
         return;
     }
@@ -427,7 +460,9 @@ void Worker::on_miss(const Snapshot& s, Cand& c, uint64_t now) noexcept {
     f.fwd_port = b.out_port;
     f.rev_nexthop = back->connected ? c.key.src : back->gateway.v4_be();
     f.rev_port = back->port;
-    f.state = c.key.proto == IPPROTO_TCP ? FlowState::kTcpSynSent : FlowState::kUdp;
+    f.state = c.key.proto == IPPROTO_TCP    ? FlowState::kTcpSynSent
+              : c.key.proto == IPPROTO_SCTP ? FlowState::kSctpInit
+                                            : FlowState::kUdp;
     counters_.ev(Ev::kFwdNew);
     forward(c, f);
 }

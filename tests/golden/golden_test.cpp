@@ -58,7 +58,8 @@ services = (
   { metadata = { name = "web"; namespace = "golden"; };
     spec = { clusterIP = "198.18.0.10";
              ports = ( { name = "http"; protocol = "TCP"; port = 80; targetPort = 8080; },
-                       { name = "dns"; protocol = "UDP"; port = 53; targetPort = 5300; } ); }; },
+                       { name = "dns"; protocol = "UDP"; port = 53; targetPort = 5300; },
+                       { name = "echo"; protocol = "SCTP"; port = 7; targetPort = 7007; } ); }; },
   { metadata = { name = "empty"; namespace = "golden"; };
     spec = { clusterIP = "198.18.0.20";
              ports = ( { name = "http"; protocol = "TCP"; port = 80; } ); }; }
@@ -67,7 +68,8 @@ endpointSlices = (
   { metadata = { name = "web-1"; namespace = "golden"; };
     service = "web";
     ports = ( { name = "http"; protocol = "TCP"; port = 8080; },
-              { name = "dns"; protocol = "UDP"; port = 5300; } );
+              { name = "dns"; protocol = "UDP"; port = 5300; },
+              { name = "echo"; protocol = "SCTP"; port = 7007; } );
     endpoints = ( { addresses = [ "198.51.100.11" ]; } ); }
 );
 )";
@@ -99,6 +101,7 @@ std::vector<Case> cases() {
     const Bytes syn = c2v().tcp(40000, 80, kSyn, 100).bytes();
     const Bytes synack = b2s().tcp(8080, kSnatPort, kSyn | kAck, 500, 101).bytes();
     const Bytes udp_req = c2v().udp(41000, 53).payload("query").bytes();
+    const Bytes sctp_init = c2v().sctp(5000, 7, 0, 1).payload("init-params!").bytes();
     return {
         // ---- ARP and ICMP answered by the appliance itself ----
         {"arp_request_for_interface_address_answered", {},
@@ -153,6 +156,24 @@ std::vector<Case> cases() {
          {v2c().udp(53, 41000).payload("answer").bytes()}},
         {"udp_without_checksum_stays_without", {}, c2v().udp(41001, 53).udp_no_checksum().payload("q").bytes(),
          Verdict::kTx, {}, {s2b().udp(kSnatPort, 5300).udp_no_checksum().payload("q").bytes()}},
+
+        // ---- SCTP: FullNAT with the CRC32c recomputed, association state by chunk ----
+        {"sctp_init_to_vip_is_nat_with_crc32c", {}, sctp_init, Verdict::kTx, {},
+         {s2b().sctp(kSnatPort, 7007, 0, 1).payload("init-params!").bytes()}},
+        {"sctp_init_ack_from_backend_is_reversed", {sctp_init},
+         b2s().sctp(7007, kSnatPort, 0xabcd, 2).payload("cookie").bytes(), Verdict::kTx, {},
+         {v2c().sctp(7, 5000, 0xabcd, 2).payload("cookie").bytes()}},
+        {"sctp_data_on_association_forwarded", {sctp_init, b2s().sctp(7007, kSnatPort, 0xabcd, 2).bytes()},
+         c2v().sctp(5000, 7, 0x1234, 0).payload("hello sctp").bytes(), Verdict::kTx, {},
+         {s2b().sctp(kSnatPort, 7007, 0x1234, 0).payload("hello sctp").bytes()}},
+        {"sctp_data_without_association_dropped", {}, c2v().sctp(5000, 7, 0x1234, 0).payload("x").bytes(),
+         Verdict::kDrop, Drop::kNoFlow, {}},
+        {"sctp_init_after_abort_is_rescheduled", {sctp_init, c2v().sctp(5000, 7, 0x1234, 6).bytes()}, sctp_init,
+         Verdict::kTx, {}, {s2b().sctp(kSnatPort + 1, 7007, 0, 1).payload("init-params!").bytes()}},
+        {"sctp_init_retransmit_keeps_association", {sctp_init}, sctp_init, Verdict::kTx, {},
+         {s2b().sctp(kSnatPort, 7007, 0, 1).payload("init-params!").bytes()}},
+        {"sctp_without_chunk_dropped", {}, c2v().sctp(5000, 7, 0, 1).truncate(14 + 20 + 12).ip_total_length(32).bytes(),
+         Verdict::kDrop, Drop::kL4Truncated, {}},
 
         // ---- packets that match nothing ----
         {"vip_unknown_port_dropped", {}, c2v().tcp(40000, 81, kSyn).bytes(), Verdict::kDrop, Drop::kNoService, {}},

@@ -61,6 +61,14 @@ Pkt& Pkt::icmp_echo(bool request, uint16_t id, uint16_t seq) {
     dport_ = seq;
     return *this;
 }
+Pkt& Pkt::sctp(uint16_t sport, uint16_t dport, uint32_t vtag, uint8_t chunk_type) {
+    l4_ = L4::kSctp;
+    sport_ = sport;
+    dport_ = dport;
+    vtag_ = vtag;
+    chunk_ = chunk_type;
+    return *this;
+}
 Pkt& Pkt::arp(uint16_t op, const MacAddr& sha, const std::string& sip, const MacAddr& tha,
               const std::string& tip) {
     l4_ = L4::kArp;
@@ -124,7 +132,7 @@ Bytes Pkt::bytes() const {
         b.insert(b.end(), {0x45, 0, 0, 0, 0x12, 0x34});
         put16(b, frag_);
         b.push_back(ttl_);
-        b.push_back(l4_ == L4::kTcp ? 6 : l4_ == L4::kUdp ? 17 : 1);
+        b.push_back(l4_ == L4::kTcp ? 6 : l4_ == L4::kUdp ? 17 : l4_ == L4::kSctp ? 132 : 1);
         put16(b, 0);
         put_ip4(b, src_);
         put_ip4(b, dst_);
@@ -144,6 +152,14 @@ Bytes Pkt::bytes() const {
             put16(b, dport_);
             put16(b, uint16_t(8 + payload_.size()));
             put16(b, 0);
+        } else if (l4_ == L4::kSctp) {
+            put16(b, sport_);
+            put16(b, dport_);
+            put32(b, vtag_);
+            put32(b, 0); // checksum, below
+            b.push_back(chunk_);
+            b.push_back(0);
+            put16(b, uint16_t(4 + payload_.size()));
         } else if (l4_ == L4::kIcmp) {
             b.push_back(icmp_request_ ? 8 : 0);
             b.push_back(0);
@@ -152,12 +168,17 @@ Bytes Pkt::bytes() const {
             put16(b, dport_);
         }
         b.insert(b.end(), payload_.begin(), payload_.end());
+        if (l4_ == L4::kSctp)
+            while ((b.size() - l4_off) % 4) b.push_back(0); // chunks are padded to 4 bytes
         const size_t l4_len = b.size() - l4_off;
         set16(b, ip_off + 2, uint16_t(b.size() - ip_off));
         set16(b, ip_off + 10, 0);
         const uint16_t ipck = csum::finish(csum::partial(&b[ip_off], 20));
         std::memcpy(&b[ip_off + 10], &ipck, 2);
-        if (l4_ == L4::kIcmp) {
+        if (l4_ == L4::kSctp) {
+            const uint32_t c = crc32c_reference(&b[l4_off], l4_len);
+            for (int i = 0; i < 4; i++) b[l4_off + 8 + i] = uint8_t(c >> (8 * i)); // RFC 9260 appendix A
+        } else if (l4_ == L4::kIcmp) {
             const uint16_t c = csum::finish(csum::partial(&b[l4_off], l4_len));
             std::memcpy(&b[l4_off + 2], &c, 2);
         } else if (l4_ != L4::kNone && !(l4_ == L4::kUdp && udp_nocsum_)) {
@@ -177,6 +198,15 @@ Bytes Pkt::bytes() const {
     }
     if (truncate_ < b.size()) b.resize(truncate_);
     return b;
+}
+
+uint32_t crc32c_reference(const uint8_t* p, size_t n) {
+    uint32_t crc = 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= p[i];
+        for (int k = 0; k < 8; k++) crc = (crc >> 1) ^ (0x82f63b78u & (0u - (crc & 1)));
+    }
+    return ~crc;
 }
 
 std::string hex(const Bytes& b) {

@@ -28,6 +28,9 @@ public:
     Pkt& udp(uint16_t sport, uint16_t dport);
     Pkt& udp_no_checksum();
     Pkt& icmp_echo(bool request, uint16_t id, uint16_t seq);
+    // An SCTP packet with one chunk of `type` (flags 0) carrying `payload()` as its value;
+    // the CRC32c is computed bit by bit here, independently of the dataplane's.
+    Pkt& sctp(uint16_t sport, uint16_t dport, uint32_t vtag, uint8_t chunk_type);
     Pkt& arp(uint16_t op, const MacAddr& sha, const std::string& sip, const MacAddr& tha, const std::string& tip);
     Pkt& payload(const std::string& p);
     // Cuts the assembled frame to n bytes (after checksums): a truncated packet.
@@ -38,7 +41,7 @@ public:
     Bytes bytes() const;
 
 private:
-    enum class L4 { kNone, kTcp, kUdp, kIcmp, kArp };
+    enum class L4 { kNone, kTcp, kUdp, kIcmp, kArp, kSctp };
     MacAddr src_mac_, dst_mac_;
     uint16_t ethertype_ = 0;
     int vlan_ = -1;
@@ -50,6 +53,8 @@ private:
     uint16_t sport_ = 0, dport_ = 0;
     uint8_t flags_ = 0;
     uint32_t seq_ = 0, ack_ = 0;
+    uint32_t vtag_ = 0;
+    uint8_t chunk_ = 0;
     bool udp_nocsum_ = false;
     bool icmp_request_ = true;
     uint16_t arp_op_ = 1;
@@ -61,5 +66,7 @@ private:
 };
 
 std::string hex(const Bytes& b);
+// CRC32c (Castagnoli, reflected, bit by bit), for SCTP.
+uint32_t crc32c_reference(const uint8_t* p, size_t n);
 
 }  // namespace svclb::test
