@@ -122,13 +122,21 @@ std::unique_ptr<Snapshot> compile(const Config& cfg, const std::vector<PortBindi
             if (i.net.contains(a) && (!best || i.net.len > best->net.len)) best = &i;
         return best;
     };
-    IpAddr gw4;
+    IpAddr gw4, gw6;
     if (!ap.gateway.empty()) {
         gw4 = *parse_ip(ap.gateway);
         if (const Iface* i = connected_port(gw4)) {
             Cidr def{};
             def.addr = IpAddr::v4(0);
             snap->add_route(def, NextHop{i->port_id, false, gw4});
+        }
+    }
+    if (!ap.gateway6.empty()) {
+        gw6 = *parse_ip(ap.gateway6);
+        if (const Iface* i = connected_port(gw6)) {
+            Cidr def{};
+            def.addr.family = Family::kV6;
+            snap->add_route(def, NextHop{i->port_id, false, gw6});
         }
     }
     // SNAT source addresses: the configured ones, else the interface addresses.
@@ -148,11 +156,11 @@ std::unique_ptr<Snapshot> compile(const Config& cfg, const std::vector<PortBindi
         if (const Iface* i = connected_port(dst)) {
             b.out_port = i->port_id;
             b.nexthop = dst;
-        } else if (gw4.valid() && dst.is_v4()) {
-            const Iface* gi = connected_port(gw4);
+        } else if (const IpAddr& gw = dst.is_v4() ? gw4 : gw6; gw.valid()) {
+            const Iface* gi = connected_port(gw);
             if (!gi) return false;
             b.out_port = gi->port_id;
-            b.nexthop = gw4;
+            b.nexthop = gw;
         } else {
             return false;
         }

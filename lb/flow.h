@@ -16,16 +16,29 @@ struct rte_hash;
 
 namespace svclb {
 
-// Addresses and ports in network byte order, exactly as on the wire. 8-byte aligned:
-// rte_hash_crc reads the key in 64-bit words.
-struct alignas(8) FlowKey4 {
-    uint32_t src = 0, dst = 0;
+// An IPv6 address as it sits in a header (network byte order).
+struct Addr6 {
+    uint8_t b[16];
+    bool operator==(const Addr6&) const = default;
+};
+static_assert(sizeof(Addr6) == 16);
+
+// A flow key: addresses and ports in network byte order, exactly as on the wire. 8-byte
+// aligned and padding-free: rte_hash_crc reads 64-bit words and compares bytes.
+// A = uint32_t (IPv4, 16 bytes) or Addr6 (IPv6, 40 bytes).
+template <typename A>
+struct alignas(8) FlowKeyT {
+    A src{}, dst{};
     uint16_t sport = 0, dport = 0;
     uint8_t proto = 0;
     uint8_t zero[3] = {};
 };
+using FlowKey4 = FlowKeyT<uint32_t>;
+using FlowKey6 = FlowKeyT<Addr6>;
 static_assert(sizeof(FlowKey4) == 16);
+static_assert(sizeof(FlowKey6) == 40);
 static_assert(std::has_unique_object_representations_v<FlowKey4>);
+static_assert(std::has_unique_object_representations_v<FlowKey6>);
 
 enum class FlowState : uint8_t {
     kTcpSynSent,     // client SYN seen
@@ -42,13 +55,14 @@ enum class FlowState : uint8_t {
 };
 const char* flow_state_name(FlowState s) noexcept;
 
-struct alignas(RTE_CACHE_LINE_SIZE) Flow4 {
-    FlowKey4 fwd;           // client -> VIP
-    FlowKey4 rev;           // backend -> SNAT
+template <typename A>
+struct alignas(RTE_CACHE_LINE_SIZE) FlowT {
+    FlowKeyT<A> fwd;        // client -> VIP
+    FlowKeyT<A> rev;        // backend -> SNAT
     uint64_t backend_id = 0;
     uint64_t last_seen = 0; // TSC
     uint64_t generation = 0; // snapshot generation the backend was last checked against
-    uint32_t fwd_nexthop = 0, rev_nexthop = 0; // next-hop IPs (network order)
+    A fwd_nexthop{}, rev_nexthop{}; // next-hop IPs (network order)
     int32_t fwd_neigh = -1, rev_neigh = -1;    // neighbour slots, -1 = not known yet
     uint16_t fwd_port = 0, rev_port = 0;       // egress ports
     uint32_t sp_index = 0;
@@ -56,27 +70,33 @@ struct alignas(RTE_CACHE_LINE_SIZE) Flow4 {
     uint8_t fins = 0; // bit 0: FIN from client, bit 1: FIN from backend
     bool in_use = false;
 };
+using Flow4 = FlowT<uint32_t>;
+using Flow6 = FlowT<Addr6>;
 
-class FlowTable {
+template <typename A>
+class FlowTableT {
 public:
+    using Key = FlowKeyT<A>;
+    using Flow = FlowT<A>;
+
     static constexpr int32_t kFull = -1;
     static constexpr int32_t kExists = -2;
 
     // Runs on: control plane (construction allocates).
-    FlowTable(uint32_t capacity, int socket_id, const std::string& name);
-    ~FlowTable();
-    FlowTable(const FlowTable&) = delete;
-    FlowTable& operator=(const FlowTable&) = delete;
+    FlowTableT(uint32_t capacity, int socket_id, const std::string& name);
+    ~FlowTableT();
+    FlowTableT(const FlowTableT&) = delete;
+    FlowTableT& operator=(const FlowTableT&) = delete;
 
     // Runs on: owning worker. For each key, (index << 1 | reverse) or -1 for a miss.
     // n <= 64.
-    void lookup_bulk(const FlowKey4* const* keys, uint32_t n, int32_t* out) const noexcept;
-    int32_t lookup(const FlowKey4& k) const noexcept;
+    void lookup_bulk(const Key* const* keys, uint32_t n, int32_t* out) const noexcept;
+    int32_t lookup(const Key& k) const noexcept;
     // Runs on: owning worker. Creates a flow with both keys; index, kFull or kExists.
-    int32_t create(const FlowKey4& fwd, const FlowKey4& rev) noexcept;
+    int32_t create(const Key& fwd, const Key& rev) noexcept;
     void remove(uint32_t idx) noexcept;
-    Flow4& at(uint32_t idx) noexcept { return flows_[idx]; }
-    const Flow4& at(uint32_t idx) const noexcept { return flows_[idx]; }
+    Flow& at(uint32_t idx) noexcept { return flows_[idx]; }
+    const Flow& at(uint32_t idx) const noexcept { return flows_[idx]; }
 
     // Runs on: owning worker. Scans up to `budget` slots from the aging cursor and removes
     // flows idle for longer than their state's timeout (TSC cycles, indexed by FlowState).
@@ -88,12 +108,16 @@ public:
 
 private:
     rte_hash* hash_ = nullptr;
-    Flow4* flows_ = nullptr;
+    Flow* flows_ = nullptr;
     uint32_t* free_ = nullptr; // stack of free indices
     uint32_t nfree_ = 0;
     uint32_t used_ = 0;
     uint32_t capacity_;
     uint32_t cursor_ = 0;
 };
+using FlowTable = FlowTableT<uint32_t>;
+using FlowTable6 = FlowTableT<Addr6>;
+extern template class FlowTableT<uint32_t>;
+extern template class FlowTableT<Addr6>;
 
 }  // namespace svclb

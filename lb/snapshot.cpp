@@ -28,7 +28,7 @@ Snapshot::Snapshot(uint64_t gen, int socket) : generation(gen), socket_id(socket
 Snapshot::~Snapshot() {
     if (frontends_) rte_hash_free(frontends_);
     if (local4_) rte_lpm_free(local4_);
-    if (routes4_) rte_lpm_free(routes4_);
+    if (local6_) rte_hash_free(local6_);
 }
 
 FrontendKey Snapshot::frontend_key(const IpAddr& addr, uint8_t proto, uint16_t port) noexcept {
@@ -100,9 +100,25 @@ void Snapshot::finalize() {
     for (size_t i = 0; i < locals.size(); i++)
         if (locals[i].addr.is_v4()) rte_lpm_add(local4_, locals[i].addr.v4_host(), 32, uint32_t(i));
 
-    routes4_ = make_lpm("rt" + tag, socket_id, uint32_t(pending_routes_.size()) * 2);
-    for (const auto& r : pending_routes_)
-        if (r.cidr.addr.is_v4()) rte_lpm_add(routes4_, r.cidr.addr.v4_host(), r.cidr.len, r.nh);
+    // IPv6 local addresses: an exact-match hash (an LPM6 costs 64 MiB per snapshot); the
+    // service-CIDR check runs only on a miss.
+    rte_hash_parameters p6{};
+    const std::string h6 = "loc6" + tag;
+    p6.name = h6.c_str();
+    p6.entries = std::max<uint32_t>(uint32_t(locals.size()) * 2, 64);
+    p6.key_len = 16;
+    p6.hash_func = rte_hash_crc;
+    p6.socket_id = socket_id;
+    p6.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
+    local6_ = rte_hash_create(&p6);
+    if (!local6_) throw std::runtime_error("cannot create the IPv6 local hash: " + std::string(rte_strerror(rte_errno)));
+    for (size_t i = 0; i < locals.size(); i++)
+        if (locals[i].addr.is_v6())
+            rte_hash_add_key_data(local6_, locals[i].addr.bytes.data(), reinterpret_cast<void*>(uintptr_t(i)));
+
+    routes_ = pending_routes_;
+    std::stable_sort(routes_.begin(), routes_.end(),
+                     [](const PendingRoute& a, const PendingRoute& b) { return a.cidr.len > b.cidr.len; });
     pending_frontends_.clear();
     pending_routes_.clear();
 }
@@ -113,16 +129,28 @@ int32_t Snapshot::lookup_local4(uint32_t dst_be) const noexcept {
     return v == 0xffffff ? kUnallocated : int32_t(v);
 }
 
+int32_t Snapshot::lookup_local6(const uint8_t* dst) const noexcept {
+    alignas(8) uint8_t key[16];
+    std::memcpy(key, dst, 16);
+    void* d = nullptr;
+    if (rte_hash_lookup_data(local6_, key, &d) >= 0) return int32_t(reinterpret_cast<uintptr_t>(d));
+    const IpAddr a = IpAddr::v6(key);
+    for (const auto& c : service_cidrs)
+        if (c.contains(a)) return kUnallocated;
+    return -1;
+}
+
+const NextHop* Snapshot::route(const IpAddr& dst) const noexcept {
+    for (const auto& r : routes_)
+        if (r.cidr.contains(dst)) return &nexthops[r.nh];
+    return nullptr;
+}
+
 const ServicePortRt* Snapshot::lookup_frontend(const FrontendKey& k) const noexcept {
     void* d = nullptr;
     if (rte_hash_lookup_data(frontends_, &k, &d) < 0) return nullptr;
     return static_cast<const ServicePortRt*>(d);
 }
 
-const NextHop* Snapshot::route4(uint32_t dst_be) const noexcept {
-    uint32_t v;
-    if (rte_lpm_lookup(routes4_, rte_be_to_cpu_32(dst_be), &v) != 0) return nullptr;
-    return &nexthops[v];
-}
 
 }  // namespace svclb

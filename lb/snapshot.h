@@ -111,10 +111,14 @@ public:
     // >= 0 index into locals; kUnallocated for a service-CIDR address nobody owns; -1 none.
     static constexpr int32_t kUnallocated = -2;
     int32_t lookup_local4(uint32_t dst_be) const noexcept;
+    // Runs on: worker lcore. Same for an IPv6 destination (16 bytes, network order).
+    int32_t lookup_local6(const uint8_t* dst) const noexcept;
     // Runs on: worker lcore. Service port for a frontend, or nullptr.
     const ServicePortRt* lookup_frontend(const FrontendKey& k) const noexcept;
-    // Runs on: worker lcore. Next hop for an IPv4 destination, or nullptr.
-    const NextHop* route4(uint32_t dst_be) const noexcept;
+    // Runs on: worker lcore, when a flow is created (not per packet). Next hop for a
+    // destination by longest prefix over the few routes an appliance has, or nullptr.
+    const NextHop* route(const IpAddr& dst) const noexcept;
+    const NextHop* route4(uint32_t dst_be) const noexcept { return route(IpAddr::v4(dst_be)); }
 
     static FrontendKey frontend_key(const IpAddr& addr, uint8_t proto, uint16_t port_host) noexcept;
 
@@ -141,7 +145,8 @@ private:
     std::vector<PendingRoute> pending_routes_;
     rte_hash* frontends_ = nullptr;
     rte_lpm* local4_ = nullptr;
-    rte_lpm* routes4_ = nullptr;
+    std::vector<PendingRoute> routes_;    // longest prefix first
+    rte_hash* local6_ = nullptr;          // exact IPv6 local addresses
 };
 
 }  // namespace svclb

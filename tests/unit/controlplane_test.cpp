@@ -159,7 +159,7 @@ TEST(ControlPlane, AnnouncesOwnedAddressesOnceAndNewOnesOnReload) {
     Opts o;
     o.extra_services = R"(, { metadata = { name = "new"; namespace = "cp"; };
         spec = { clusterIP = "198.18.0.30"; ports = ( { port = 80; } ); }; })";
-    ASSERT_TRUE(a.ctl().apply(parse(o)).empty());
+    { auto e = a.ctl().apply(parse(o)); ASSERT_TRUE(e.empty()) << e[0].str(); }
     auto out = a.poll();
     ASSERT_EQ(out.size(), 1u);
     EXPECT_EQ(hex(out[0]), hex(Pkt().eth(kLb, kBcast).arp(1, kLb, "198.18.0.30", kZero, "198.18.0.30").bytes()));
@@ -172,7 +172,7 @@ TEST(ControlPlane, ReloadKeepsEstablishedFlowOnItsBackend) {
     Opts o;
     o.backends = {1, 2, 3, 4};
     const uint64_t gen = a.ctl().generation();
-    ASSERT_TRUE(a.ctl().apply(parse(o)).empty());
+    { auto e = a.ctl().apply(parse(o)); ASSERT_TRUE(e.empty()) << e[0].str(); }
     EXPECT_EQ(a.ctl().generation(), gen + 1);
     auto r = a.send(c2v().tcp(40000, 80, kAck, 101, 6).bytes());
     ASSERT_EQ(r.out.size(), 1u);
@@ -200,7 +200,7 @@ TEST(ControlPlane, RemovedBackendGetsNoNewFlowsAndItsUdpFlowsMove) {
     }
     ASSERT_TRUE(udp_on_2 && tcp_on_2) << "backend 2 got no flow at all";
     o.backends = {1};
-    ASSERT_TRUE(a.ctl().apply(parse(o)).empty());
+    { auto e = a.ctl().apply(parse(o)); ASSERT_TRUE(e.empty()) << e[0].str(); }
     for (uint16_t p = 0; p < 40; p++) {
         auto t = a.send(c2v().tcp(50000 + p, 80, kSyn).bytes());
         EXPECT_EQ(backend_of(t.out.at(0)), 1);
