@@ -18,9 +18,12 @@ namespace svclb {
     X(kVlanMismatch, "vlan_mismatch", "802.1Q tag missing, unexpected or of another VLAN")   \
     X(kArpMalformed, "arp_malformed", "ARP packet truncated or not Ethernet/IPv4")          \
     X(kArpNotOurs, "arp_not_ours", "ARP request for an address svclb does not own")         \
+    X(kNdNotOurs, "nd_not_ours", "neighbour solicitation for an address svclb does not own") \
+    X(kNdMalformed, "nd_malformed", "neighbour discovery message truncated or invalid")      \
     X(kIpTruncated, "ip_truncated", "IPv4 header truncated or invalid length")              \
     X(kIpBadVersion, "ip_bad_version", "IP version field does not match the EtherType")     \
-    X(kIpFragment, "ip_fragment", "IPv4 fragments are not reassembled")                     \
+    X(kIpFragment, "ip_fragment", "IP fragments are not reassembled")                        \
+    X(kIpv6ExtHeaders, "ipv6_ext_headers", "IPv6 extension header chain too long, truncated or routed") \
     X(kTtlExceeded, "ttl_exceeded", "TTL or hop limit would reach 0")                       \
     X(kL4Truncated, "l4_truncated", "TCP/UDP/ICMP header truncated")                        \
     X(kProtoUnsupported, "proto_unsupported", "IP protocol not served")                     \
@@ -74,6 +77,7 @@ inline constexpr std::string_view drop_desc(Drop d) {
     X(kFlowsExpired, "flows_expired", "flows removed by aging")                   \
     X(kFlowsRescheduled, "flows_rescheduled", "flows moved off a departed backend") \
     X(kArpReplies, "arp_replies", "ARP replies sent for owned addresses")         \
+    X(kNdAdverts, "nd_adverts", "neighbour advertisements sent for owned addresses") \
     X(kIcmpEchoReplies, "icmp_echo_replies", "ICMP echo replies sent")            \
     X(kToControl, "to_control", "packets handed to the control plane")            \
     X(kRedirected, "redirected", "packets handed to their owning worker")         \

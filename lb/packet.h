@@ -69,6 +69,33 @@ inline void nat_rewrite4(rte_ipv4_hdr* ip, uint8_t* l4, uint8_t proto, uint32_t 
     std::memcpy(ckp, &c, 2);
 }
 
+// Runs on: worker lcore. The IPv6 counterpart of nat_rewrite4: addresses (16 bytes each),
+// ports, hop limit; the TCP/UDP checksum covers the addresses through the pseudo-header
+// (RFC 8200 section 8.1), so it is updated for all four fields. IPv6 has no header
+// checksum. SCTP ports are set; its CRC is the caller's.
+inline void nat_rewrite6(rte_ipv6_hdr* ip, uint8_t* l4, uint8_t proto, const uint8_t* src, const uint8_t* dst,
+                         uint16_t sport, uint16_t dport) noexcept {
+    ip->hop_limits--;
+    uint16_t osport, odport;
+    std::memcpy(&osport, l4, 2);
+    std::memcpy(&odport, l4 + 2, 2);
+    std::memcpy(l4, &sport, 2);
+    std::memcpy(l4 + 2, &dport, 2);
+    if (proto != IPPROTO_SCTP) {
+        uint8_t* ckp = l4 + (proto == IPPROTO_TCP ? offsetof(rte_tcp_hdr, cksum) : offsetof(rte_udp_hdr, dgram_cksum));
+        uint16_t c;
+        std::memcpy(&c, ckp, 2);
+        c = csum::update128(c, ip->src_addr, src);
+        c = csum::update128(c, ip->dst_addr, dst);
+        c = csum::update16(c, osport, sport);
+        c = csum::update16(c, odport, dport);
+        if (proto == IPPROTO_UDP && c == 0) c = 0xffff;
+        std::memcpy(ckp, &c, 2);
+    }
+    std::memcpy(ip->src_addr, src, 16);
+    std::memcpy(ip->dst_addr, dst, 16);
+}
+
 // SCTP's checksum (RFC 9260 appendix A): CRC32c over the whole SCTP packet with the
 // checksum field zero, stored in the byte order the reflected algorithm produces (the
 // little-endian image of the inverted CRC). rte_hash_crc computes CRC32c.

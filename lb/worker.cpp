@@ -24,16 +24,30 @@ namespace svclb {
 
 PktPriv* pkt_priv(rte_mbuf* m) noexcept { return static_cast<PktPriv*>(rte_mbuf_to_priv(m)); }
 
-struct Worker::Cand {
+// Address helpers for the two families (FlowKeyT<uint32_t> / FlowKeyT<Addr6>).
+static inline IpAddr to_ip(uint32_t a) noexcept { return IpAddr::v4(a); }
+static inline IpAddr to_ip(const Addr6& a) noexcept { return IpAddr::v6(a.b); }
+static inline void from_ip(const IpAddr& ip, uint32_t& out) noexcept { out = ip.v4_be(); }
+static inline void from_ip(const IpAddr& ip, Addr6& out) noexcept { std::memcpy(out.b, ip.bytes.data(), 16); }
+
+// A packet that passed parsing and may hit a flow.
+template <typename A>
+struct Worker::CandT {
     rte_mbuf* m;
-    rte_ipv4_hdr* ip;
+    void* ip;        // rte_ipv4_hdr or rte_ipv6_hdr
+    uint8_t* hops;   // TTL / hop limit
     uint8_t* l4;
     uint16_t in_port;
     uint8_t local_kinds;
     uint8_t flags;   // TCP flags, or the first SCTP chunk type
     uint16_t l4len;
-    FlowKey4 key;
+    FlowKeyT<A> key;
 };
+
+template <>
+FlowTableT<uint32_t>& Worker::table<uint32_t>() noexcept { return flows_; }
+template <>
+FlowTableT<Addr6>& Worker::table<Addr6>() noexcept { return flows6_; }
 
 static void tx_error_cb(rte_mbuf** pkts, uint16_t unsent, void* userdata) {
     auto* c = static_cast<LcoreCounters*>(userdata);
@@ -44,6 +58,7 @@ static void tx_error_cb(rte_mbuf** pkts, uint16_t unsent, void* userdata) {
 Worker::Worker(Dataplane& dp, uint16_t index, uint32_t flow_capacity, uint32_t snat_lo, uint32_t snat_hi)
     : dp_(dp), neigh_(dp.neigh()), index_(index),
       flows_(flow_capacity, dp.config().socket_id, "flows" + std::to_string(index)),
+      flows6_(flow_capacity, dp.config().socket_id, "flows6_" + std::to_string(index)),
       snat_lo_(snat_lo), snat_hi_(snat_hi), snat_next_(snat_lo) {
     const std::string n = std::to_string(index);
     to_cp_ = rte_ring_create(("tocp" + n).c_str(), 1024, dp.config().socket_id,
@@ -144,7 +159,8 @@ uint32_t Worker::poll_once() noexcept {
             process_burst(*s, p, pkts, n);
         }
         total += drain_redirects(*s);
-        const uint32_t expired = flows_.expire(rte_rdtsc(), timeout_tsc_, 64);
+        const uint64_t t = rte_rdtsc();
+        const uint32_t expired = flows_.expire(t, timeout_tsc_, 64) + flows6_.expire(t, timeout_tsc_, 64);
         if (expired) counters_.ev(Ev::kFlowsExpired, expired);
     }
     // What the control plane asked this worker to send.
@@ -152,7 +168,7 @@ uint32_t Worker::poll_once() noexcept {
     const unsigned nc = rte_ring_sc_dequeue_burst(from_cp_, reinterpret_cast<void**>(cp), kBurst, nullptr);
     for (unsigned i = 0; i < nc; i++) tx(pkt_priv(cp[i])->out_port, cp[i]);
     flush_tx();
-    flow_count_.store(flows_.size(), std::memory_order_relaxed);
+    flow_count_.store(flows_.size() + flows6_.size(), std::memory_order_relaxed);
     if (online_) rte_rcu_qsbr_quiescent(dp_.qsv(), index_);
     return total + nc;
 }
@@ -178,11 +194,14 @@ void Worker::run() noexcept {
     rte_rcu_qsbr_thread_offline(dp_.qsv(), index_);
 }
 
+// IPv6 extension headers svclb walks (RFC 8200 section 4): hop-by-hop, routing,
+// destination options, AH. The chain is bounded; fragments are not reassembled.
+static constexpr int kMaxExtHeaders = 8;
+
 void Worker::process_burst(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts, uint16_t n) noexcept {
-    Cand cand[kBurst];
-    const FlowKey4* keys[kBurst];
-    int32_t res[kBurst];
-    uint32_t nc = 0;
+    CandT<uint32_t> c4[kBurst];
+    CandT<Addr6> c6[kBurst];
+    uint32_t n4 = 0, n6 = 0;
     const uint64_t now = rte_rdtsc();
     const MacAddr& pmac = port_mac_[in_port];
 
@@ -215,44 +234,124 @@ void Worker::process_burst(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
             handle_arp(s, in_port, m, l2);
             continue;
         }
-        if (unlikely(std::memcmp(eth->dst_addr.addr_bytes, pmac.b.data(), 6) != 0)) {
+        // Unicast to us; IPv6 multicast only for neighbour discovery (checked below).
+        const bool mcast = eth->dst_addr.addr_bytes[0] & 1;
+        if (unlikely(!mcast && std::memcmp(eth->dst_addr.addr_bytes, pmac.b.data(), 6) != 0)) {
             drop(m, Drop::kNotForUs);
             continue;
         }
-        if (unlikely(type != RTE_BE16(RTE_ETHER_TYPE_IPV4))) {
+        const uint32_t l3 = l2;
+        uint8_t* l4;
+        uint32_t l4len;
+        uint8_t proto;
+        int32_t local;
+        rte_ipv4_hdr* ip = nullptr;
+        rte_ipv6_hdr* ip6 = nullptr;
+        if (type == RTE_BE16(RTE_ETHER_TYPE_IPV4)) {
+            if (unlikely(mcast)) {
+                drop(m, Drop::kNotForUs);
+                continue;
+            }
+            ip = header_at<rte_ipv4_hdr>(m, l3);
+            if (unlikely(!ip)) {
+                drop(m, Drop::kIpTruncated);
+                continue;
+            }
+            if (unlikely((ip->version_ihl >> 4) != 4)) {
+                drop(m, Drop::kIpBadVersion);
+                continue;
+            }
+            const uint32_t ihl = uint32_t(ip->version_ihl & 0xf) * 4;
+            const uint32_t tot = rte_be_to_cpu_16(ip->total_length);
+            if (unlikely(ihl < 20 || tot < ihl || l3 + tot > rte_pktmbuf_data_len(m))) {
+                drop(m, Drop::kIpTruncated);
+                continue;
+            }
+            if (unlikely(ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK))) {
+                drop(m, Drop::kIpFragment);
+                continue;
+            }
+            // Trim Ethernet padding so the length we forward is the IP length.
+            if (l3 + tot < rte_pktmbuf_data_len(m)) rte_pktmbuf_trim(m, rte_pktmbuf_data_len(m) - (l3 + tot));
+            local = s.lookup_local4(ip->dst_addr);
+            if (unlikely(local < 0)) {
+                drop(m, local == Snapshot::kUnallocated ? Drop::kUnallocated : Drop::kNoService);
+                continue;
+            }
+            proto = ip->next_proto_id;
+            if (proto == IPPROTO_ICMP) {
+                handle_icmp(in_port, m, ip);
+                continue;
+            }
+            l4 = reinterpret_cast<uint8_t*>(ip) + ihl;
+            l4len = tot - ihl;
+        } else if (type == RTE_BE16(RTE_ETHER_TYPE_IPV6)) {
+            ip6 = header_at<rte_ipv6_hdr>(m, l3);
+            if (unlikely(!ip6)) {
+                drop(m, Drop::kIpTruncated);
+                continue;
+            }
+            if (unlikely((rte_be_to_cpu_32(ip6->vtc_flow) >> 28) != 6)) {
+                drop(m, Drop::kIpBadVersion);
+                continue;
+            }
+            const uint32_t end = sizeof(rte_ipv6_hdr) + rte_be_to_cpu_16(ip6->payload_len);
+            if (unlikely(l3 + end > rte_pktmbuf_data_len(m))) {
+                drop(m, Drop::kIpTruncated);
+                continue;
+            }
+            if (l3 + end < rte_pktmbuf_data_len(m)) rte_pktmbuf_trim(m, rte_pktmbuf_data_len(m) - (l3 + end));
+            uint8_t* base = reinterpret_cast<uint8_t*>(ip6);
+            uint32_t off = sizeof(rte_ipv6_hdr);
+            proto = ip6->proto;
+            bool bad = false;
+            for (int k = 0; k <= kMaxExtHeaders; k++) {
+                if (proto != IPPROTO_HOPOPTS && proto != IPPROTO_ROUTING && proto != IPPROTO_DSTOPTS &&
+                    proto != IPPROTO_AH)
+                    break;
+                if (k == kMaxExtHeaders || off + 8 > end) {
+                    bad = true;
+                    break;
+                }
+                const uint8_t* ext = base + off;
+                // A routing header with segments left would change the final destination
+                // (and the pseudo-header): svclb is not a router of source routes.
+                if (proto == IPPROTO_ROUTING && ext[3] != 0) {
+                    bad = true;
+                    break;
+                }
+                const uint32_t len = proto == IPPROTO_AH ? (ext[1] + 2u) * 4 : (ext[1] + 1u) * 8;
+                proto = ext[0];
+                off += len;
+            }
+            if (unlikely(bad || off > end)) {
+                drop(m, Drop::kIpv6ExtHeaders);
+                continue;
+            }
+            if (unlikely(proto == IPPROTO_FRAGMENT)) {
+                drop(m, Drop::kIpFragment);
+                continue;
+            }
+            l4 = base + off;
+            l4len = end - off;
+            if (proto == IPPROTO_ICMPV6) {
+                handle_icmp6(s, in_port, m, l3, l4, l4len, mcast);
+                continue;
+            }
+            if (unlikely(mcast)) {
+                drop(m, Drop::kNotForUs);
+                continue;
+            }
+            local = s.lookup_local6(ip6->dst_addr);
+            if (unlikely(local < 0)) {
+                drop(m, local == Snapshot::kUnallocated ? Drop::kUnallocated : Drop::kNoService);
+                continue;
+            }
+        } else {
             drop(m, Drop::kEthUnsupported);
             continue;
         }
-        const uint32_t l3 = l2;
-        auto* ip = header_at<rte_ipv4_hdr>(m, l3);
-        if (unlikely(!ip)) {
-            drop(m, Drop::kIpTruncated);
-            continue;
-        }
-        if (unlikely((ip->version_ihl >> 4) != 4)) {
-            drop(m, Drop::kIpBadVersion);
-            continue;
-        }
-        const uint32_t ihl = uint32_t(ip->version_ihl & 0xf) * 4;
-        const uint32_t tot = rte_be_to_cpu_16(ip->total_length);
-        if (unlikely(ihl < 20 || tot < ihl || l3 + tot > rte_pktmbuf_data_len(m))) {
-            drop(m, Drop::kIpTruncated);
-            continue;
-        }
-        if (unlikely(ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK))) {
-            drop(m, Drop::kIpFragment);
-            continue;
-        }
-        // Trim Ethernet padding so the length we forward is the IP length.
-        if (l3 + tot < rte_pktmbuf_data_len(m)) rte_pktmbuf_trim(m, rte_pktmbuf_data_len(m) - (l3 + tot));
-        const int32_t local = s.lookup_local4(ip->dst_addr);
-        if (unlikely(local < 0)) {
-            drop(m, local == Snapshot::kUnallocated ? Drop::kUnallocated : Drop::kNoService);
-            continue;
-        }
-        uint8_t* l4 = reinterpret_cast<uint8_t*>(ip) + ihl;
-        const uint32_t l4len = tot - ihl;
-        const uint8_t proto = ip->next_proto_id;
+
         uint8_t flags = 0;
         if (proto == IPPROTO_TCP) {
             if (unlikely(l4len < sizeof(rte_tcp_hdr) ||
@@ -275,32 +374,46 @@ void Worker::process_burst(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
                 continue;
             }
             flags = l4[12];
-        } else if (proto == IPPROTO_ICMP) {
-            handle_icmp(in_port, m, ip);
-            continue;
         } else {
             drop(m, Drop::kProtoUnsupported);
             continue;
         }
-        Cand& c = cand[nc];
-        c.m = m;
-        c.ip = ip;
-        c.l4 = l4;
-        c.in_port = in_port;
-        c.local_kinds = s.locals[local].kinds;
-        c.flags = flags;
-        c.l4len = uint16_t(l4len);
-        c.key = FlowKey4{};
-        c.key.src = ip->src_addr;
-        c.key.dst = ip->dst_addr;
-        std::memcpy(&c.key.sport, l4, 4); // source and destination ports, wire order
-        c.key.proto = proto;
-        keys[nc] = &c.key;
-        nc++;
+        auto fill = [&](auto& c, void* iph, uint8_t* hops) {
+            c.m = m;
+            c.ip = iph;
+            c.hops = hops;
+            c.l4 = l4;
+            c.in_port = in_port;
+            c.local_kinds = s.locals[local].kinds;
+            c.flags = flags;
+            c.l4len = uint16_t(l4len);
+            c.key = {};
+            std::memcpy(&c.key.sport, l4, 4); // source and destination ports, wire order
+            c.key.proto = proto;
+        };
+        if (ip) {
+            auto& c = c4[n4++];
+            fill(c, ip, &ip->time_to_live);
+            c.key.src = ip->src_addr;
+            c.key.dst = ip->dst_addr;
+        } else {
+            auto& c = c6[n6++];
+            fill(c, ip6, &ip6->hop_limits);
+            std::memcpy(c.key.src.b, ip6->src_addr, 16);
+            std::memcpy(c.key.dst.b, ip6->dst_addr, 16);
+        }
     }
-    if (nc == 0) return;
-    flows_.lookup_bulk(keys, nc, res);
-    for (uint32_t i = 0; i < nc; i++) {
+    if (n4) lookup_and_dispatch(s, c4, n4, now);
+    if (n6) lookup_and_dispatch(s, c6, n6, now);
+}
+
+template <typename A>
+void Worker::lookup_and_dispatch(const Snapshot& s, CandT<A>* cand, uint32_t n, uint64_t now) noexcept {
+    const FlowKeyT<A>* keys[kBurst];
+    int32_t res[kBurst];
+    for (uint32_t i = 0; i < n; i++) keys[i] = &cand[i].key;
+    table<A>().lookup_bulk(keys, n, res);
+    for (uint32_t i = 0; i < n; i++) {
         if (res[i] >= 0)
             on_hit(s, cand[i], res[i], now);
         else
@@ -327,9 +440,10 @@ static bool is_closed(FlowState st) noexcept {
     return st == FlowState::kTcpTimeWait || st == FlowState::kTcpClose || st == FlowState::kSctpClosed;
 }
 
-void Worker::on_hit(const Snapshot& s, Cand& c, int32_t res, uint64_t now) noexcept {
+template <typename A>
+void Worker::on_hit(const Snapshot& s, CandT<A>& c, int32_t res, uint64_t now) noexcept {
     const uint32_t idx = uint32_t(res) >> 1;
-    Flow4& f = flows_.at(idx);
+    FlowT<A>& f = table<A>().at(idx);
     const bool reverse_dir = res & 1;
     const uint8_t fl = c.flags;
     const uint8_t proto = f.fwd.proto;
@@ -337,7 +451,7 @@ void Worker::on_hit(const Snapshot& s, Cand& c, int32_t res, uint64_t now) noexc
         bool reschedule = false;
         if (f.generation != s.generation) {
             // The snapshot changed since this flow last checked: is its backend still here?
-            const auto* sp = s.lookup_frontend(Snapshot::frontend_key(IpAddr::v4(f.fwd.dst), f.fwd.proto,
+            const auto* sp = s.lookup_frontend(Snapshot::frontend_key(to_ip(f.fwd.dst), f.fwd.proto,
                                                                       rte_be_to_cpu_16(f.fwd.dport)));
             const bool present = sp && sp->find_backend(f.backend_id) >= 0;
             if (present) {
@@ -351,13 +465,13 @@ void Worker::on_hit(const Snapshot& s, Cand& c, int32_t res, uint64_t now) noexc
         if (proto != IPPROTO_UDP && opens_flow(proto, fl) && is_closed(f.state))
             reschedule = true; // a new connection reusing the tuple
         if (reschedule) {
-            flows_.remove(idx);
+            table<A>().remove(idx);
             counters_.ev(Ev::kFlowsRescheduled);
             on_miss(s, c, now);
             return;
         }
     }
-    if (unlikely(c.ip->time_to_live <= 1)) {
+    if (unlikely(*c.hops <= 1)) {
         drop(c.m, Drop::kTtlExceeded);
         return;
     }
@@ -378,27 +492,38 @@ void Worker::on_hit(const Snapshot& s, Cand& c, int32_t res, uint64_t now) noexc
             f.state = FlowState::kTcpEstablished;
         }
     }
-    if (reverse_dir)
-        reverse(c, f);
+    translate(c, f, reverse_dir);
+}
+
+static inline void rewrite(void* ip, uint8_t* l4, uint8_t proto, uint32_t src, uint32_t dst, uint16_t sport,
+                           uint16_t dport) noexcept {
+    nat_rewrite4(static_cast<rte_ipv4_hdr*>(ip), l4, proto, src, dst, sport, dport);
+}
+static inline void rewrite(void* ip, uint8_t* l4, uint8_t proto, const Addr6& src, const Addr6& dst,
+                           uint16_t sport, uint16_t dport) noexcept {
+    nat_rewrite6(static_cast<rte_ipv6_hdr*>(ip), l4, proto, src.b, dst.b, sport, dport);
+}
+
+// FullNAT both ways: client->VIP becomes SNAT->backend; backend->SNAT becomes VIP->client.
+template <typename A>
+void Worker::translate(CandT<A>& c, FlowT<A>& f, bool reverse_dir) noexcept {
+    const uint8_t proto = f.fwd.proto;
+    if (!reverse_dir) {
+        rewrite(c.ip, c.l4, proto, f.rev.dst, f.rev.src, f.rev.dport, f.rev.sport);
+        counters_.ev(Ev::kFwdEstablished);
+    } else {
+        rewrite(c.ip, c.l4, proto, f.fwd.dst, f.fwd.src, f.fwd.dport, f.fwd.sport);
+        counters_.ev(Ev::kRevPackets);
+    }
+    if (proto == IPPROTO_SCTP) sctp_set_checksum(c.l4, c.l4len);
+    if (!reverse_dir)
+        emit(c.m, c.in_port, f.fwd_port, f.fwd_nexthop, f.fwd_neigh);
     else
-        forward(c, f);
+        emit(c.m, c.in_port, f.rev_port, f.rev_nexthop, f.rev_neigh);
 }
 
-void Worker::forward(Cand& c, Flow4& f) noexcept {
-    nat_rewrite4(c.ip, c.l4, f.fwd.proto, f.rev.dst, f.rev.src, f.rev.dport, f.rev.sport);
-    if (f.fwd.proto == IPPROTO_SCTP) sctp_set_checksum(c.l4, c.l4len);
-    counters_.ev(Ev::kFwdEstablished);
-    emit(c.m, c.in_port, f.fwd_port, f.fwd_nexthop, f.fwd_neigh);
-}
-
-void Worker::reverse(Cand& c, Flow4& f) noexcept {
-    nat_rewrite4(c.ip, c.l4, f.fwd.proto, f.fwd.dst, f.fwd.src, f.fwd.dport, f.fwd.sport);
-    if (f.fwd.proto == IPPROTO_SCTP) sctp_set_checksum(c.l4, c.l4len);
-    counters_.ev(Ev::kRevPackets);
-    emit(c.m, c.in_port, f.rev_port, f.rev_nexthop, f.rev_neigh);
-}
-
-void Worker::on_miss(const Snapshot& s, Cand& c, uint64_t now) noexcept {
+template <typename A>
+void Worker::on_miss(const Snapshot& s, CandT<A>& c, uint64_t now) noexcept {
     if (!(c.local_kinds & kAddrVip)) {
         // A reply to a SNAT address with no flow here: its destination port names the
         // worker that owns the flow (per-lcore SNAT ranges). Hand it over once.
@@ -413,7 +538,8 @@ void Worker::on_miss(const Snapshot& s, Cand& c, uint64_t now) noexcept {
         return;
     }
     const uint16_t dport = rte_be_to_cpu_16(c.key.dport);
-    const auto* sp = s.lookup_frontend(Snapshot::frontend_key(IpAddr::v4(c.key.dst), c.key.proto, dport));
+    const IpAddr client = to_ip(c.key.src);
+    const auto* sp = s.lookup_frontend(Snapshot::frontend_key(to_ip(c.key.dst), c.key.proto, dport));
     if (!sp) {
         drop(c.m, Drop::kNoService);
         return;
@@ -426,45 +552,53 @@ void Worker::on_miss(const Snapshot& s, Cand& c, uint64_t now) noexcept {
         drop(c.m, Drop::kNoEndpoints);
         return;
     }
-    if (unlikely(c.ip->time_to_live <= 1)) {
+    if (unlikely(*c.hops <= 1)) {
         drop(c.m, Drop::kTtlExceeded);
         return;
     }
     const uint32_t h = rte_hash_crc(&c.key, sizeof c.key, 0);
     const BackendRt& b = sp->backends[sp->maglev[h % sp->maglev.size()]];
-    const NextHop* back = s.route4(c.key.src);
+    if (unlikely(b.addr.family != client.family)) { // no NAT46/64
+        drop(c.m, Drop::kNoRoute);
+        return;
+    }
+    const NextHop* back = s.route(client);
     if (!back) {
         drop(c.m, Drop::kNoRoute);
         return;
     }
-    FlowKey4 rev{};
-    rev.src = b.addr.v4_be();
-    rev.dst = b.snat.v4_be();
+    FlowKeyT<A> rev{};
+    from_ip(b.addr, rev.src);
+    from_ip(b.snat, rev.dst);
     rev.sport = rte_cpu_to_be_16(b.port);
     rev.proto = c.key.proto;
+    auto& t = table<A>();
     int32_t idx = FlowTable::kExists;
     for (int tries = 0; tries < 16 && idx == FlowTable::kExists; tries++) {
         rev.dport = rte_cpu_to_be_16(next_snat_port());
-        idx = flows_.create(c.key, rev);
+        idx = t.create(c.key, rev);
     }
     if (idx < 0) {
         drop(c.m, idx == FlowTable::kFull ? Drop::kFlowTableFull : Drop::kNoSnatPort);
         return;
     }
-    Flow4& f = flows_.at(uint32_t(idx));
+    FlowT<A>& f = t.at(uint32_t(idx));
     f.backend_id = b.id;
     f.generation = s.generation;
     f.sp_index = sp->index;
     f.last_seen = now;
-    f.fwd_nexthop = b.nexthop.v4_be();
+    from_ip(b.nexthop, f.fwd_nexthop);
     f.fwd_port = b.out_port;
-    f.rev_nexthop = back->connected ? c.key.src : back->gateway.v4_be();
+    if (back->connected)
+        f.rev_nexthop = c.key.src;
+    else
+        from_ip(back->gateway, f.rev_nexthop);
     f.rev_port = back->port;
     f.state = c.key.proto == IPPROTO_TCP    ? FlowState::kTcpSynSent
               : c.key.proto == IPPROTO_SCTP ? FlowState::kSctpInit
                                             : FlowState::kUdp;
     counters_.ev(Ev::kFwdNew);
-    forward(c, f);
+    translate(c, f, false);
 }
 
 void Worker::redirect_to(int owner, rte_mbuf* m, uint16_t in_port) noexcept {
@@ -516,12 +650,13 @@ bool Worker::retag(rte_mbuf* m, uint16_t in_port, uint16_t out_port) noexcept {
     return true;
 }
 
-void Worker::emit(rte_mbuf* m, uint16_t in_port, uint16_t out_port, uint32_t nexthop_be, int32_t& neigh) noexcept {
+template <typename A>
+void Worker::emit(rte_mbuf* m, uint16_t in_port, uint16_t out_port, const A& nexthop, int32_t& neigh) noexcept {
     if (unlikely(!retag(m, in_port, out_port))) {
         drop(m, Drop::kNoMbuf);
         return;
     }
-    if (neigh < 0) neigh = neigh_.lookup(IpAddr::v4(nexthop_be));
+    if (neigh < 0) neigh = neigh_.lookup(to_ip(nexthop));
     MacAddr mac;
     if (likely(neigh >= 0 && neigh_.mac(neigh, &mac))) {
         auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
@@ -531,7 +666,7 @@ void Worker::emit(rte_mbuf* m, uint16_t in_port, uint16_t out_port, uint32_t nex
         return;
     }
     PktPriv* pv = pkt_priv(m);
-    pv->nexthop = IpAddr::v4(nexthop_be);
+    pv->nexthop = to_ip(nexthop);
     pv->out_port = out_port;
     to_control(m, kPrivAwaitNeigh);
 }
@@ -598,6 +733,106 @@ void Worker::handle_icmp(uint16_t in_port, rte_mbuf* m, rte_ipv4_hdr* ip) noexce
     std::memcpy(eth->src_addr.addr_bytes, port_mac_[in_port].b.data(), 6);
     counters_.ev(Ev::kIcmpEchoReplies);
     tx(in_port, m);
+}
+
+// ICMPv6 (RFC 4443) and neighbour discovery (RFC 4861) for the addresses svclb owns.
+void Worker::handle_icmp6(const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint32_t l3, uint8_t* icmp,
+                          uint32_t len, bool mcast) noexcept {
+    auto* ip6 = rte_pktmbuf_mtod_offset(m, rte_ipv6_hdr*, l3);
+    if (len < 4) {
+        drop(m, Drop::kL4Truncated);
+        return;
+    }
+    const uint8_t type = icmp[0];
+    const MacAddr& mine = port_mac_[in_port];
+    auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+    if (type == 135) { // neighbour solicitation
+        if (len < 24 || ip6->hop_limits != 255) {
+            drop(m, Drop::kNdMalformed);
+            return;
+        }
+        uint8_t target[16];
+        std::memcpy(target, icmp + 8, 16);
+        if (s.lookup_local6(target) < 0) {
+            drop(m, Drop::kNdNotOurs);
+            return;
+        }
+        static const uint8_t unspecified[16] = {};
+        if (std::memcmp(ip6->src_addr, unspecified, 16) == 0) { // duplicate address detection
+            drop(m, Drop::kIcmpUnhandled);
+            return;
+        }
+        // Answer with a solicited advertisement carrying our link-layer address, built in
+        // place: 24 bytes of NA and an 8-byte target link-layer address option.
+        constexpr uint32_t kNaLen = 32;
+        const uint32_t want = l3 + sizeof(rte_ipv6_hdr) + kNaLen;
+        if (rte_pktmbuf_data_len(m) < want) {
+            if (!rte_pktmbuf_append(m, uint16_t(want - rte_pktmbuf_data_len(m)))) {
+                drop(m, Drop::kNoMbuf);
+                return;
+            }
+        } else {
+            rte_pktmbuf_trim(m, uint16_t(rte_pktmbuf_data_len(m) - want));
+        }
+        ip6 = rte_pktmbuf_mtod_offset(m, rte_ipv6_hdr*, l3);
+        eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+        icmp = reinterpret_cast<uint8_t*>(ip6 + 1); // no extension headers on what we send
+        std::memcpy(ip6->dst_addr, ip6->src_addr, 16);
+        std::memcpy(ip6->src_addr, target, 16);
+        ip6->vtc_flow = RTE_BE32(6u << 28);
+        ip6->payload_len = RTE_BE16(kNaLen);
+        ip6->proto = IPPROTO_ICMPV6;
+        ip6->hop_limits = 255;
+        std::memset(icmp, 0, kNaLen);
+        icmp[0] = 136;
+        icmp[4] = 0x60; // solicited, override
+        std::memcpy(icmp + 8, target, 16);
+        icmp[24] = 2; // target link-layer address
+        icmp[25] = 1;
+        std::memcpy(icmp + 26, mine.b.data(), 6);
+        uint32_t sum = csum::partial(ip6->src_addr, 32);
+        const uint16_t plen_proto[4] = {0, RTE_BE16(kNaLen), 0, RTE_BE16(IPPROTO_ICMPV6)};
+        sum = csum::partial(plen_proto, sizeof plen_proto, sum);
+        const uint16_t ck = csum::finish(csum::partial(icmp, kNaLen, sum));
+        std::memcpy(icmp + 2, &ck, 2);
+        eth->dst_addr = eth->src_addr;
+        std::memcpy(eth->src_addr.addr_bytes, mine.b.data(), 6);
+        counters_.ev(Ev::kNdAdverts);
+        tx(in_port, m);
+        return;
+    }
+    if (type == 136) { // neighbour advertisement: the control plane learns from it
+        if (len < 24) {
+            drop(m, Drop::kNdMalformed);
+            return;
+        }
+        PktPriv* pv = pkt_priv(m);
+        pv->out_port = in_port;
+        pv->l2 = uint8_t(l3);
+        to_control(m, kPrivArp);
+        return;
+    }
+    if (type == 128 && !mcast && s.lookup_local6(ip6->dst_addr) >= 0) { // echo request
+        uint8_t tmp[16];
+        std::memcpy(tmp, ip6->src_addr, 16);
+        std::memcpy(ip6->src_addr, ip6->dst_addr, 16);
+        std::memcpy(ip6->dst_addr, tmp, 16);
+        ip6->hop_limits = 64;
+        // Type 128 -> 129; the pseudo-header sum is unchanged by swapping the addresses.
+        uint16_t old_word, new_word, ck;
+        std::memcpy(&old_word, icmp, 2);
+        icmp[0] = 129;
+        std::memcpy(&new_word, icmp, 2);
+        std::memcpy(&ck, icmp + 2, 2);
+        ck = csum::update16(ck, old_word, new_word);
+        std::memcpy(icmp + 2, &ck, 2);
+        eth->dst_addr = eth->src_addr;
+        std::memcpy(eth->src_addr.addr_bytes, mine.b.data(), 6);
+        counters_.ev(Ev::kIcmpEchoReplies);
+        tx(in_port, m);
+        return;
+    }
+    drop(m, Drop::kIcmpUnhandled);
 }
 
 }  // namespace svclb

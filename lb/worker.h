@@ -34,7 +34,7 @@ struct PktPriv {
     uint8_t l2 = 14; // Ethernet header length, 18 with an 802.1Q tag
 };
 enum PrivKind : uint8_t {
-    kPrivArp = 1,        // ARP for the control plane to learn from
+    kPrivArp = 1,        // ARP or an IPv6 neighbour advertisement to learn from
     kPrivAwaitNeigh = 2, // translated packet waiting for its next hop's MAC
     kPrivSend = 3,       // control plane -> worker: transmit on out_port as is
 };
@@ -65,6 +65,7 @@ public:
     LcoreCounters& counters() noexcept { return counters_; }
     const LcoreCounters& counters() const noexcept { return counters_; }
     FlowTable& flows() noexcept { return flows_; }
+    FlowTable6& flows6() noexcept { return flows6_; }
     rte_ring* to_cp() const noexcept { return to_cp_; }
     rte_ring* from_cp() const noexcept { return from_cp_; }
     // Replies that reached another worker, handed to this one (multi-producer).
@@ -72,14 +73,19 @@ public:
     uint32_t flow_count() const noexcept { return flow_count_.load(std::memory_order_relaxed); }
 
 private:
-    struct Cand;
+    template <typename A> struct CandT;
+    template <typename A> FlowTableT<A>& table() noexcept;
     void handle_arp(const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint32_t l2) noexcept;
     void handle_icmp(uint16_t in_port, rte_mbuf* m, rte_ipv4_hdr* ip) noexcept;
-    void on_hit(const Snapshot& s, Cand& c, int32_t res, uint64_t now) noexcept;
-    void on_miss(const Snapshot& s, Cand& c, uint64_t now) noexcept;
-    void forward(Cand& c, Flow4& f) noexcept;
-    void reverse(Cand& c, Flow4& f) noexcept;
-    void emit(rte_mbuf* m, uint16_t in_port, uint16_t out_port, uint32_t nexthop_be, int32_t& neigh) noexcept;
+    void handle_icmp6(const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint32_t l3, uint8_t* icmp,
+                      uint32_t len, bool mcast) noexcept;
+    template <typename A>
+    void lookup_and_dispatch(const Snapshot& s, CandT<A>* cand, uint32_t n, uint64_t now) noexcept;
+    template <typename A> void on_hit(const Snapshot& s, CandT<A>& c, int32_t res, uint64_t now) noexcept;
+    template <typename A> void on_miss(const Snapshot& s, CandT<A>& c, uint64_t now) noexcept;
+    template <typename A> void translate(CandT<A>& c, FlowT<A>& f, bool reverse_dir) noexcept;
+    template <typename A>
+    void emit(rte_mbuf* m, uint16_t in_port, uint16_t out_port, const A& nexthop, int32_t& neigh) noexcept;
     bool retag(rte_mbuf* m, uint16_t in_port, uint16_t out_port) noexcept;
     void redirect_to(int owner, rte_mbuf* m, uint16_t in_port) noexcept;
     unsigned drain_redirects(const Snapshot& s) noexcept;
@@ -92,6 +98,7 @@ private:
     NeighTable& neigh_;
     const uint16_t index_;
     FlowTable flows_;
+    FlowTable6 flows6_;
     LcoreCounters counters_;
     rte_ring* to_cp_ = nullptr;
     rte_ring* from_cp_ = nullptr;

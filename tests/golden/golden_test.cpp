@@ -45,21 +45,27 @@ constexpr const char* kEmptyVip = "198.18.0.20";
 // One backend so that expected outputs are exact; Maglev spread is tested elsewhere.
 const char* kConfig = R"(
 appliance = {
-  ports = ( { name = "p0"; device = "net_ring_golden"; addresses = [ "198.51.100.1/24" ];
+  ports = ( { name = "p0"; device = "net_ring_golden"; addresses = [ "198.51.100.1/24", "2001:db8:1::1/64" ];
               mac = "02:00:00:00:00:01"; } );
-  snatAddresses = [ "198.51.100.2" ];
+  snatAddresses = [ "198.51.100.2", "2001:db8:1::2" ];
   neighbours = ( { ip = "198.51.100.10"; mac = "02:00:00:00:00:10"; },
-                 { ip = "198.51.100.11"; mac = "02:00:00:00:00:11"; } );
+                 { ip = "198.51.100.11"; mac = "02:00:00:00:00:11"; },
+                 { ip = "2001:db8:1::10"; mac = "02:00:00:00:00:10"; },
+                 { ip = "2001:db8:1::11"; mac = "02:00:00:00:00:11"; } );
   lcores = { main = 0; workers = [ 1 ]; };
   flowTableSize = 1024;
 };
-cluster = { serviceCIDRs = [ "198.18.0.0/24" ]; };
+cluster = { serviceCIDRs = [ "198.18.0.0/24", "2001:db8:ffff::/112" ]; };
 services = (
   { metadata = { name = "web"; namespace = "golden"; };
     spec = { clusterIP = "198.18.0.10";
              ports = ( { name = "http"; protocol = "TCP"; port = 80; targetPort = 8080; },
                        { name = "dns"; protocol = "UDP"; port = 53; targetPort = 5300; },
                        { name = "echo"; protocol = "SCTP"; port = 7; targetPort = 7007; } ); }; },
+  { metadata = { name = "web6"; namespace = "golden"; };
+    spec = { clusterIP = "2001:db8:ffff::10"; ipFamilies = [ "IPv6" ];
+             ports = ( { name = "http"; protocol = "TCP"; port = 80; targetPort = 8080; },
+                       { name = "dns"; protocol = "UDP"; port = 53; targetPort = 5300; } ); }; },
   { metadata = { name = "empty"; namespace = "golden"; };
     spec = { clusterIP = "198.18.0.20";
              ports = ( { name = "http"; protocol = "TCP"; port = 80; } ); }; }
@@ -70,7 +76,12 @@ endpointSlices = (
     ports = ( { name = "http"; protocol = "TCP"; port = 8080; },
               { name = "dns"; protocol = "UDP"; port = 5300; },
               { name = "echo"; protocol = "SCTP"; port = 7007; } );
-    endpoints = ( { addresses = [ "198.51.100.11" ]; } ); }
+    endpoints = ( { addresses = [ "198.51.100.11" ]; } ); },
+  { metadata = { name = "web6-1"; namespace = "golden"; };
+    service = "web6"; addressType = "IPv6";
+    ports = ( { name = "http"; protocol = "TCP"; port = 8080; },
+              { name = "dns"; protocol = "UDP"; port = 5300; } );
+    endpoints = ( { addresses = [ "2001:db8:1::11" ]; } ); }
 );
 )";
 
@@ -94,6 +105,17 @@ Pkt b2s() { return Pkt().eth(kB1, kLb).ipv4(kB1Ip, kSnat); }
 // What svclb sends: towards the backend from the SNAT address, towards the client from the VIP.
 Pkt s2b(uint8_t ttl = 63) { return Pkt().eth(kLb, kB1).ipv4(kSnat, kB1Ip, ttl); }
 Pkt v2c(uint8_t ttl = 63) { return Pkt().eth(kLb, kClient).ipv4(kVip, kClientIp, ttl); }
+// The same four for IPv6.
+constexpr const char* kClient6 = "2001:db8:1::10";
+constexpr const char* kB16 = "2001:db8:1::11";
+constexpr const char* kSnat6 = "2001:db8:1::2";
+constexpr const char* kLb6 = "2001:db8:1::1";
+constexpr const char* kVip6 = "2001:db8:ffff::10";
+const MacAddr kSolicitedLb = *parse_mac("33:33:ff:00:00:01");
+Pkt c2v6(uint8_t hl = 64) { return Pkt().eth(kClient, kLb).ipv6(kClient6, kVip6, hl); }
+Pkt b2s6() { return Pkt().eth(kB1, kLb).ipv6(kB16, kSnat6); }
+Pkt s2b6(uint8_t hl = 63) { return Pkt().eth(kLb, kB1).ipv6(kSnat6, kB16, hl); }
+Pkt v2c6(uint8_t hl = 63) { return Pkt().eth(kLb, kClient).ipv6(kVip6, kClient6, hl); }
 
 std::vector<Case> cases() {
     const uint16_t kSnatPort = 1024;  // worker 0's first SNAT port
@@ -199,8 +221,66 @@ std::vector<Case> cases() {
          Drop::kIpFragment, {}},
         {"foreign_destination_mac_dropped", {}, Pkt().eth(kClient, kOther).ipv4(kClientIp, kVip).tcp(1, 80, kSyn).bytes(),
          Verdict::kDrop, Drop::kNotForUs, {}},
-        {"ipv6_ethertype_not_handled_yet", {}, Pkt().eth(kClient, kLb, 0x86dd).payload("0123456789").bytes(),
+        {"unknown_ethertype_dropped", {}, Pkt().eth(kClient, kLb, 0x88cc).payload("0123456789").bytes(),
          Verdict::kDrop, Drop::kEthUnsupported, {}},
+
+        // ---- IPv6: FullNAT, extension headers, neighbour discovery, ICMPv6 echo ----
+        {"ipv6_tcp_syn_to_vip_is_nat_to_backend", {}, c2v6().tcp(40000, 80, kSyn, 100).bytes(), Verdict::kTx, {},
+         {s2b6().tcp(kSnatPort, 8080, kSyn, 100).bytes()}},
+        {"ipv6_synack_from_backend_is_reversed", {c2v6().tcp(40000, 80, kSyn, 100).bytes()},
+         b2s6().tcp(8080, kSnatPort, kSyn | kAck, 500, 101).bytes(), Verdict::kTx, {},
+         {v2c6().tcp(80, 40000, kSyn | kAck, 500, 101).bytes()}},
+        {"ipv6_udp_request_is_nat_to_backend", {}, c2v6().udp(41000, 53).payload("q6").bytes(), Verdict::kTx, {},
+         {s2b6().udp(kSnatPort, 5300).payload("q6").bytes()}},
+        {"ipv6_udp_reply_is_reversed", {c2v6().udp(41000, 53).payload("q6").bytes()},
+         b2s6().udp(5300, kSnatPort).payload("a6").bytes(), Verdict::kTx, {},
+         {v2c6().udp(53, 41000).payload("a6").bytes()}},
+        {"ipv6_extension_headers_walked_and_kept", {},
+         c2v6().ext(0).ext(60, 2).ext(43, 1, 0).udp(41000, 53).payload("ext").bytes(), Verdict::kTx, {},
+         {s2b6().ext(0).ext(60, 2).ext(43, 1, 0).udp(kSnatPort, 5300).payload("ext").bytes()}},
+        {"ipv6_routing_header_with_segments_left_dropped", {},
+         c2v6().ext(43, 3, 1).udp(41000, 53).bytes(), Verdict::kDrop, Drop::kIpv6ExtHeaders, {}},
+        {"ipv6_extension_chain_too_long_dropped", {},
+         c2v6().ext(60).ext(60).ext(60).ext(60).ext(60).ext(60).ext(60).ext(60).ext(60).udp(41000, 53).bytes(),
+         Verdict::kDrop, Drop::kIpv6ExtHeaders, {}},
+        {"ipv6_extension_header_truncated_dropped", {},
+         c2v6().ext(60, 4).udp(41000, 53).ip_total_length(16).truncate(14 + 40 + 16).bytes(), Verdict::kDrop,
+         Drop::kIpv6ExtHeaders, {}},
+        {"ipv6_fragment_dropped", {}, c2v6().ext(44).udp(41000, 53).bytes(), Verdict::kDrop, Drop::kIpFragment, {}},
+        {"ipv6_hop_limit_1_dropped", {}, c2v6(1).tcp(40000, 80, kSyn).bytes(), Verdict::kDrop, Drop::kTtlExceeded, {}},
+        {"ipv6_header_truncated", {}, c2v6().tcp(40000, 80, kSyn).truncate(14 + 30).bytes(), Verdict::kDrop,
+         Drop::kIpTruncated, {}},
+        {"ipv6_payload_length_beyond_frame", {}, c2v6().tcp(40000, 80, kSyn).ip_total_length(400).bytes(),
+         Verdict::kDrop, Drop::kIpTruncated, {}},
+        {"ipv6_unallocated_service_cidr_address_dropped", {},
+         Pkt().eth(kClient, kLb).ipv6(kClient6, "2001:db8:ffff::99").tcp(40000, 80, kSyn).bytes(), Verdict::kDrop,
+         Drop::kUnallocated, {}},
+        {"ipv6_multicast_udp_dropped", {},
+         Pkt().eth(kClient, *parse_mac("33:33:00:00:00:01")).ipv6(kClient6, "ff02::1").udp(1, 53).bytes(),
+         Verdict::kDrop, Drop::kNotForUs, {}},
+        {"ndp_solicitation_for_interface_address_answered", {},
+         Pkt().eth(kClient, kSolicitedLb).ipv6(kClient6, "ff02::1:ff00:1", 255).nd(true, kLb6, kClient).bytes(),
+         Verdict::kTx, {},
+         {Pkt().eth(kLb, kClient).ipv6(kLb6, kClient6, 255).nd(false, kLb6, kLb, 0x60).bytes()}},
+        {"ndp_solicitation_for_vip_answered", {},
+         Pkt().eth(kClient, kLb).ipv6(kClient6, kVip6, 255).nd(true, kVip6, kClient).bytes(), Verdict::kTx, {},
+         {Pkt().eth(kLb, kClient).ipv6(kVip6, kClient6, 255).nd(false, kVip6, kLb, 0x60).bytes()}},
+        {"ndp_solicitation_without_option_answered", {},
+         Pkt().eth(kClient, kLb).ipv6(kClient6, kSnat6, 255).nd(true, kSnat6, kZero).bytes(), Verdict::kTx, {},
+         {Pkt().eth(kLb, kClient).ipv6(kSnat6, kClient6, 255).nd(false, kSnat6, kLb, 0x60).bytes()}},
+        {"ndp_solicitation_for_foreign_target_dropped", {},
+         Pkt().eth(kClient, kSolicitedLb).ipv6(kClient6, "ff02::1:ff00:99", 255).nd(true, "2001:db8:1::99", kClient).bytes(),
+         Verdict::kDrop, Drop::kNdNotOurs, {}},
+        {"ndp_solicitation_with_hop_limit_below_255_dropped", {},
+         Pkt().eth(kClient, kLb).ipv6(kClient6, kLb6, 64).nd(true, kLb6, kClient).bytes(), Verdict::kDrop,
+         Drop::kNdMalformed, {}},
+        {"ndp_advertisement_goes_to_control_plane", {},
+         Pkt().eth(kB1, kLb).ipv6(kB16, kLb6, 255).nd(false, kB16, kB1, 0x60).bytes(), Verdict::kToControl, {}, {}},
+        {"icmpv6_echo_to_vip_answered", {}, c2v6().icmp_echo(true, 7, 1).payload("ping6").bytes(), Verdict::kTx, {},
+         {v2c6(64).icmp_echo(false, 7, 1).payload("ping6").bytes()}},
+        {"icmpv6_echo_to_foreign_address_dropped", {},
+         Pkt().eth(kClient, kLb).ipv6(kClient6, "2001:db8:1::99").icmp_echo(true, 7, 1).bytes(), Verdict::kDrop,
+         Drop::kIcmpUnhandled, {}},
 
         // ---- truncated and malformed headers ----
         {"ethernet_truncated", {}, c2v().tcp(1, 80, kSyn).truncate(10).bytes(), Verdict::kDrop,

@@ -22,12 +22,19 @@ public:
     // An 802.1Q tag (TPID 0x8100, priority 0) between the MACs and the EtherType.
     Pkt& vlan(uint16_t vid);
     Pkt& ipv4(const std::string& src, const std::string& dst, uint8_t ttl = 64);
+    Pkt& ipv6(const std::string& src, const std::string& dst, uint8_t hop_limit = 64);
+    // An IPv6 extension header (0 hop-by-hop, 60 destination options, 43 routing with
+    // `segments_left`, 44 fragment) of `len8` 8-octet units, in order before the L4 header.
+    Pkt& ext(uint8_t type, uint8_t len8 = 1, uint8_t segments_left = 0);
     // IPv4 flags/fragment offset word (host order), e.g. 0x2000 = MF.
     Pkt& frag(uint16_t flags_offset);
     Pkt& tcp(uint16_t sport, uint16_t dport, uint8_t flags, uint32_t seq = 1000, uint32_t ack = 0);
     Pkt& udp(uint16_t sport, uint16_t dport);
     Pkt& udp_no_checksum();
-    Pkt& icmp_echo(bool request, uint16_t id, uint16_t seq);
+    Pkt& icmp_echo(bool request, uint16_t id, uint16_t seq); // ICMPv6 echo under ipv6()
+    // Neighbour solicitation / advertisement (RFC 4861) for `target`, with a source or
+    // target link-layer address option when `ll` is not zero; `na_flags` e.g. 0x60 = S|O.
+    Pkt& nd(bool solicitation, const std::string& target, const MacAddr& ll, uint8_t na_flags = 0);
     // An SCTP packet with one chunk of `type` (flags 0) carrying `payload()` as its value;
     // the CRC32c is computed bit by bit here, independently of the dataplane's.
     Pkt& sctp(uint16_t sport, uint16_t dport, uint32_t vtag, uint8_t chunk_type);
@@ -41,11 +48,21 @@ public:
     Bytes bytes() const;
 
 private:
-    enum class L4 { kNone, kTcp, kUdp, kIcmp, kArp, kSctp };
+    uint8_t l4_proto() const;
+    std::vector<uint8_t> l4_bytes() const;
+    enum class L4 { kNone, kTcp, kUdp, kIcmp, kArp, kSctp, kNd };
     MacAddr src_mac_, dst_mac_;
     uint16_t ethertype_ = 0;
     int vlan_ = -1;
     bool has_ip_ = false;
+    bool v6_ = false;
+    struct Ext {
+        uint8_t type, len8, segleft;
+    };
+    std::vector<Ext> exts_;
+    IpAddr nd_target_;
+    MacAddr nd_ll_;
+    uint8_t nd_flags_ = 0;
     IpAddr src_, dst_;
     uint8_t ttl_ = 64;
     uint16_t frag_ = 0x4000; // DF
