@@ -3,7 +3,10 @@
 
 #include <rte_arp.h>
 #include <rte_ether.h>
+#include <rte_ip.h>
 #include <rte_mbuf.h>
+
+#include "lb/checksum.h"
 
 namespace svclb::cp {
 
@@ -15,7 +18,7 @@ NeighbourResolver::~NeighbourResolver() {
 const NeighbourResolver::Iface* NeighbourResolver::source_for(uint16_t port, const IpAddr& target) const {
     const Iface* first = nullptr;
     for (const auto& i : ifaces_) {
-        if (i.port != port || !i.host.is_v4()) continue;
+        if (i.port != port || i.host.family != target.family) continue;
         if (i.net.contains(target)) return &i;
         if (!first) first = &i;
     }
@@ -61,14 +64,18 @@ void NeighbourResolver::configure(const Config& cfg, const std::vector<PortBindi
         }
         e.queue.clear();
     }
-    // Gratuitous ARP (RFC 5227 announcement) for owned addresses that just appeared.
+    // Gratuitous ARP (RFC 5227 announcement) and unsolicited neighbour advertisements
+    // (RFC 4861 section 7.2.6) for owned addresses that just appeared.
     std::set<std::pair<uint16_t, IpAddr>> now_owned;
-    for (const auto& l : snap.locals) {
-        if (!l.addr.is_v4()) continue;
+    for (const auto& l : snap.locals)
         for (const auto& p : snap.ports) now_owned.insert({p.port_id, l.addr});
+    for (const auto& [port, ip] : now_owned) {
+        if (announced_.count({port, ip})) continue;
+        if (ip.is_v4())
+            send_arp(port, RTE_ARP_OP_REQUEST, ip, MacAddr{}, ip);
+        else
+            send_nd(port, false, ip, ip);
     }
-    for (const auto& [port, ip] : now_owned)
-        if (!announced_.count({port, ip})) send_arp(port, RTE_ARP_OP_REQUEST, ip, MacAddr{}, ip);
     announced_ = std::move(now_owned);
 }
 
@@ -103,9 +110,60 @@ void NeighbourResolver::send_arp(uint16_t port, uint16_t op, const IpAddr& sip, 
     if (dp_.send(m, port)) requests_sent_++;
 }
 
+void NeighbourResolver::send_nd(uint16_t port, bool solicitation, const IpAddr& src, const IpAddr& target) {
+    rte_mbuf* m = rte_pktmbuf_alloc(dp_.pool());
+    if (!m) return;
+    const uint16_t vlan = dp_.port_vlan(port);
+    const size_t l2 = sizeof(rte_ether_hdr) + (vlan ? sizeof(rte_vlan_hdr) : 0);
+    constexpr size_t kIcmpLen = 32; // 24 bytes of NS/NA and one link-layer address option
+    auto* eth = reinterpret_cast<rte_ether_hdr*>(
+        rte_pktmbuf_append(m, uint16_t(l2 + sizeof(rte_ipv6_hdr) + kIcmpLen)));
+    const MacAddr mine = dp_.port_mac(port);
+    // Destination: the solicited-node group ff02::1:ffXX:XXXX, or all nodes ff02::1.
+    uint8_t dst[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01};
+    if (solicitation) {
+        dst[11] = 0x01;
+        dst[12] = 0xff;
+        std::memcpy(dst + 13, target.bytes.data() + 13, 3);
+    }
+    const uint8_t mcast_mac[6] = {0x33, 0x33, dst[12], dst[13], dst[14], dst[15]};
+    std::memcpy(eth->dst_addr.addr_bytes, mcast_mac, 6);
+    std::memcpy(eth->src_addr.addr_bytes, mine.b.data(), 6);
+    if (vlan) {
+        eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_VLAN);
+        auto* vh = reinterpret_cast<rte_vlan_hdr*>(eth + 1);
+        vh->vlan_tci = rte_cpu_to_be_16(vlan);
+        vh->eth_proto = RTE_BE16(RTE_ETHER_TYPE_IPV6);
+    } else {
+        eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV6);
+    }
+    auto* ip6 = reinterpret_cast<rte_ipv6_hdr*>(reinterpret_cast<uint8_t*>(eth) + l2);
+    ip6->vtc_flow = RTE_BE32(6u << 28);
+    ip6->payload_len = RTE_BE16(kIcmpLen);
+    ip6->proto = IPPROTO_ICMPV6;
+    ip6->hop_limits = 255;
+    std::memcpy(ip6->src_addr, src.bytes.data(), 16);
+    std::memcpy(ip6->dst_addr, dst, 16);
+    uint8_t* icmp = reinterpret_cast<uint8_t*>(ip6 + 1);
+    std::memset(icmp, 0, kIcmpLen);
+    icmp[0] = solicitation ? 135 : 136;
+    if (!solicitation) icmp[4] = 0x20; // override
+    std::memcpy(icmp + 8, target.bytes.data(), 16);
+    icmp[24] = solicitation ? 1 : 2; // source / target link-layer address
+    icmp[25] = 1;
+    std::memcpy(icmp + 26, mine.b.data(), 6);
+    uint32_t sum = csum::partial(ip6->src_addr, 32);
+    const uint16_t plen_proto[4] = {0, RTE_BE16(kIcmpLen), 0, RTE_BE16(IPPROTO_ICMPV6)};
+    sum = csum::partial(plen_proto, sizeof plen_proto, sum);
+    const uint16_t ck = csum::finish(csum::partial(icmp, kIcmpLen, sum));
+    std::memcpy(icmp + 2, &ck, 2);
+    if (dp_.send(m, port)) requests_sent_++;
+}
+
 void NeighbourResolver::probe(const IpAddr& target, Entry& e, uint64_t now_ms) {
     const Iface* src = source_for(e.port, target);
-    if (src) send_arp(e.port, RTE_ARP_OP_REQUEST, src->host, MacAddr{}, target);
+    if (src && target.is_v4()) send_arp(e.port, RTE_ARP_OP_REQUEST, src->host, MacAddr{}, target);
+    if (src && target.is_v6()) send_nd(e.port, true, src->host, target);
     e.last_probe_ms = now_ms;
     e.probes++;
 }
@@ -152,11 +210,34 @@ void NeighbourResolver::on_packet(rte_mbuf* m, uint64_t now_ms) {
         return;
     }
     if (pv->kind == kPrivArp) {
-        const auto* arp = rte_pktmbuf_mtod_offset(m, const rte_arp_hdr*, pv->l2);
-        const IpAddr sip = IpAddr::v4(arp->arp_data.arp_sip);
-        MacAddr mac;
-        std::memcpy(mac.b.data(), arp->arp_data.arp_sha.addr_bytes, 6);
-        auto it = entries_.find(sip);
+        uint16_t type;
+        std::memcpy(&type, rte_pktmbuf_mtod_offset(m, const uint8_t*, pv->l2 - 2), 2);
+        if (type == RTE_BE16(RTE_ETHER_TYPE_ARP)) {
+            const auto* arp = rte_pktmbuf_mtod_offset(m, const rte_arp_hdr*, pv->l2);
+            MacAddr mac;
+            std::memcpy(mac.b.data(), arp->arp_data.arp_sha.addr_bytes, 6);
+            learn(IpAddr::v4(arp->arp_data.arp_sip), mac, now_ms);
+        } else if (type == RTE_BE16(RTE_ETHER_TYPE_IPV6)) {
+            // A neighbour advertisement (the worker checked its length): target at 8, then
+            // options; the target link-layer address option (type 2) carries the MAC.
+            const uint32_t na = pv->l2 + sizeof(rte_ipv6_hdr);
+            const uint8_t* p = rte_pktmbuf_mtod_offset(m, const uint8_t*, na);
+            const uint32_t len = rte_pktmbuf_data_len(m) - na;
+            for (uint32_t o = 24; o + 8 <= len && p[o + 1] != 0; o += p[o + 1] * 8u)
+                if (p[o] == 2) {
+                    MacAddr mac;
+                    std::memcpy(mac.b.data(), p + o + 2, 6);
+                    learn(IpAddr::v6(p + 8), mac, now_ms);
+                    break;
+                }
+        }
+    }
+    rte_pktmbuf_free(m);
+}
+
+void NeighbourResolver::learn(const IpAddr& ip, const MacAddr& mac, uint64_t now_ms) {
+    {
+        auto it = entries_.find(ip);
         // Learn only for next hops we asked about (no unsolicited cache entries).
         if (it != entries_.end() && it->second.state != State::kStatic && !mac.is_zero()) {
             Entry& e = it->second;
@@ -176,7 +257,6 @@ void NeighbourResolver::on_packet(rte_mbuf* m, uint64_t now_ms) {
             e.queue.clear();
         }
     }
-    rte_pktmbuf_free(m);
 }
 
 void NeighbourResolver::tick(uint64_t now_ms) {

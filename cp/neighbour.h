@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// ARP on the control plane: resolves the next hops the workers send to, holds the packets
+// ARP and IPv6 neighbour discovery on the control plane: resolves the next hops the workers send to, holds the packets
 // that wait for a resolution (bounded), ages learnt entries, installs static ones and
 // announces owned addresses with gratuitous ARP. The single writer of the dataplane's
 // NeighTable (lb/neigh.h). Runs on: control plane.
@@ -64,6 +64,10 @@ private:
     };
     void probe(const IpAddr& target, Entry& e, uint64_t now_ms);
     void send_arp(uint16_t port, uint16_t op, const IpAddr& sip, const MacAddr& tha, const IpAddr& tip);
+    // IPv6 neighbour discovery (RFC 4861): a solicitation to the target's solicited-node
+    // multicast group, or an unsolicited advertisement to all nodes.
+    void send_nd(uint16_t port, bool solicitation, const IpAddr& src, const IpAddr& target);
+    void learn(const IpAddr& ip, const MacAddr& mac, uint64_t now_ms);
     void fail(Entry& e);
     const Iface* source_for(uint16_t port, const IpAddr& target) const;
 

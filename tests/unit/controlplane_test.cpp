@@ -118,6 +118,49 @@ TEST(ControlPlane, ResolvesBackendByArpAndSendsQueuedPacket) {
     EXPECT_EQ(backend_of(r.out[0]), 1);
 }
 
+const char* kConfig6 = R"(
+appliance = {
+  ports = ( { name = "p0"; device = "net_ring_cp"; addresses = [ "2001:db8:1::1/64" ]; } );
+  neighbours = ( { ip = "2001:db8:1::10"; mac = "02:00:00:00:00:10"; } );
+  lcores = { main = 0; workers = [ 1 ]; };
+  flowTableSize = 1024;
+};
+cluster = { serviceCIDRs = [ "2001:db8:ffff::/112" ]; };
+services = ( { metadata = { name = "web6"; namespace = "cp"; };
+               spec = { clusterIP = "2001:db8:ffff::10"; ports = ( { port = 80; targetPort = 8080; } ); }; } );
+endpointSlices = ( { metadata = { name = "web6-1"; namespace = "cp"; }; service = "web6"; addressType = "IPv6";
+                     ports = ( { port = 8080; } ); endpoints = ( { addresses = [ "2001:db8:1::11" ]; } ); } );
+)";
+
+TEST(ControlPlane, ResolvesIpv6BackendByNeighbourDiscovery) {
+    RingAppliance a(kConfig6, kLb);
+    // Unsolicited advertisements for the owned addresses (interface, VIP).
+    std::set<std::string> advertised;
+    for (const auto& f : a.initial) {
+        ASSERT_EQ(f.size(), 14u + 40 + 32);
+        EXPECT_EQ(f[14 + 40], 136);
+        advertised.insert(format_ip(IpAddr::v6(&f[14 + 40 + 8])));
+    }
+    EXPECT_EQ(advertised, (std::set<std::string>{"2001:db8:1::1", "2001:db8:ffff::10"}));
+    const Bytes syn = Pkt().eth(kClient, kLb).ipv6("2001:db8:1::10", "2001:db8:ffff::10").tcp(40000, 80, kSyn, 7).bytes();
+    auto r = a.send(syn);
+    EXPECT_EQ(r.to_control, 1u);
+    a.ctl().poll(0);
+    auto out = a.poll();
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(hex(out[0]), hex(Pkt().eth(kLb, *parse_mac("33:33:ff:00:00:11"))
+                                   .ipv6("2001:db8:1::1", "ff02::1:ff00:11", 255)
+                                   .nd(true, "2001:db8:1::11", kLb).bytes()));
+    r = a.send(Pkt().eth(backend_mac(1), kLb).ipv6("2001:db8:1::11", "2001:db8:1::1", 255)
+                   .nd(false, "2001:db8:1::11", backend_mac(1), 0x60).bytes());
+    EXPECT_EQ(r.to_control, 1u);
+    a.ctl().poll(0);
+    out = a.poll();
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(hex(out[0]), hex(Pkt().eth(kLb, backend_mac(1)).ipv6("2001:db8:1::1", "2001:db8:1::11", 63)
+                                   .tcp(1024, 8080, kSyn, 7).bytes()));
+}
+
 TEST(ControlPlane, UnansweredArpRetriesThenDropsQueuedPackets) {
     Opts o;
     o.static_backends = false;
