@@ -44,9 +44,11 @@ inline long free_hugepages() {
 
 // Initialises EAL once for a benchmark process. `want_mb`: memory to ask for; with
 // hugepages it is capped by what is free, without them it is anonymous memory.
-// `force_no_huge` (valgrind cannot map hugepages reliably) selects --no-huge.
+// `force_no_huge` (valgrind cannot map hugepages reliably) selects --no-huge; `vdev`: a
+// device to probe (e.g. "net_null0,no-rx=1").
 // Returns true when running on hugepages. Exits on failure.
-inline bool eal_init_bench(const char* argv0, long want_mb, bool force_no_huge = false) {
+inline bool eal_init_bench(const char* argv0, long want_mb, bool force_no_huge = false,
+                           const char* vdev = nullptr) {
     const long huge_mb = free_hugepages() * 2;
     const bool huge = !force_no_huge && huge_mb >= 512;
     long mb = huge ? std::min(want_mb, huge_mb - 64) : std::min(want_mb, 4096L);
@@ -58,6 +60,7 @@ inline bool eal_init_bench(const char* argv0, long want_mb, bool force_no_huge =
         args.push_back("--no-huge");
         args.push_back("--no-shconf");
     }
+    if (vdev) args.push_back(std::string("--vdev=") + vdev);
     if (const char* l = std::getenv("SVCLB_BENCH_LCORE")) args[2] = l; // pin elsewhere
     std::vector<char*> a;
     for (auto& s : args) a.push_back(s.data());
@@ -95,20 +98,24 @@ inline std::string backend_ip(uint32_t i) {
     return "198.51.100." + std::to_string(last);
 }
 
-// One FullNAT TCP service (VIP:80 -> backends:8080), `backends` endpoints with static
-// neighbours, clients behind a gateway. `device` is the port's devargs (unused in process:
-// the benchmark binds the port itself).
+// One FullNAT TCP service (VIP:80 -> backends:8080), `backends` endpoints and the 250
+// clients 203.0.113.1-250 all on connected subnets with static neighbours. (Not behind a
+// `gateway`: the compiled default route has prefix length 0, which rte_lpm_add rejects, so
+// route4() finds no route for off-link clients; reported to the lead.) `device` is the
+// port's devargs (in process the benchmark binds the port itself).
 inline std::string bench_config(const std::string& device, uint32_t backends, uint32_t flow_table,
                                 bool hugepages = true, uint32_t memory_mb = 1024,
                                 const std::string& socket = "/run/svclb/bench.sock",
                                 const char* peer_mac = "02:00:5e:00:53:fe") {
     std::string c;
     c += "appliance = {\n  ports = ( { name = \"p0\"; device = \"" + device +
-         "\"; addresses = [ \"198.51.100.1/24\" ]; mac = \"02:00:00:00:00:01\"; } );\n";
-    c += "  gateway = \"198.51.100.254\";\n  snatAddresses = [ \"" + std::string(kSnat) + "\" ];\n";
+         "\"; addresses = [ \"198.51.100.1/24\", \"203.0.113.254/24\" ]; mac = \"02:00:00:00:00:01\"; } );\n";
+    c += "  snatAddresses = [ \"" + std::string(kSnat) + "\" ];\n";
     c += "  neighbours = (\n    { ip = \"198.51.100.254\"; mac = \"" + std::string(peer_mac) + "\"; }";
     for (uint32_t i = 0; i < backends; i++)
         c += ",\n    { ip = \"" + backend_ip(i) + "\"; mac = \"" + peer_mac + "\"; }";
+    for (uint32_t k = 0; k < 250; k++)
+        c += ",\n    { ip = \"203.0.113." + std::to_string(k + 1) + "\"; mac = \"" + peer_mac + "\"; }";
     c += "\n  );\n";
     c += "  flowTableSize = " + std::to_string(flow_table) + ";\n  idleBackoffUs = 0;\n";
     c += std::string("  hugepages = ") + (hugepages ? "true" : "false") + ";\n  memoryMB = " +
