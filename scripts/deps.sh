@@ -10,7 +10,7 @@ PKGS=(
   libconfig++-dev libpcap-dev libgtest-dev libgmock-dev libbenchmark-dev
   libyaml-cpp-dev nlohmann-json3-dev libbpf-dev libxdp-dev
   iproute2 ethtool tcpdump curl ncat socat iputils-ping
-  python3 python3-pytest python3-scapy
+  python3 python3-pytest python3-scapy python3-matplotlib
   libusrsctp-dev libusrsctp-examples valgrind
 )
 
