@@ -60,6 +60,9 @@ Errors Controller::apply(Config next) {
     } catch (const std::exception& e) {
         return {ConfigError{next.appliance.loc, "", "", std::string("compile failed: ") + e.what()}};
     }
+    // Every backend's next hop gets its neighbour slot now, so a new flow needs no lookup.
+    for (auto& sp : snap->service_ports)
+        for (auto& b : sp->backends) b.neigh = int16_t(dp_.neigh().ensure(b.nexthop, b.out_port));
     const Snapshot* raw = snap.get();
     resolver_.configure(next, ports_, *raw, now_ms()); // before publish: `raw` is alive
     dp_.publish(std::move(snap));

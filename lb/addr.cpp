@@ -67,9 +67,11 @@ static void mask_bits(IpAddr& a, uint8_t len) {
 
 bool Cidr::contains(const IpAddr& a) const noexcept {
     if (a.family != addr.family) return false;
-    IpAddr m = a;
-    mask_bits(m, len);
-    return m == addr;
+    const unsigned full = len / 8, rest = len % 8;
+    if (std::memcmp(a.bytes.data(), addr.bytes.data(), full) != 0) return false;
+    if (rest == 0) return true;
+    const uint8_t mask = uint8_t(0xff00u >> rest);
+    return (a.bytes[full] & mask) == addr.bytes[full];
 }
 
 std::optional<Cidr> parse_cidr(std::string_view s, IpAddr* host, bool strict) {

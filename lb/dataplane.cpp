@@ -19,6 +19,7 @@ static std::string dpdk_err(int rc) { return rte_strerror(rc < 0 ? -rc : rc); }
 
 Dataplane::Dataplane(const DataplaneConfig& cfg) : cfg_(cfg) {
     if (cfg_.workers == 0) throw std::runtime_error("at least one worker is needed");
+    if (cfg_.neigh_capacity > 32767) throw std::runtime_error("flows keep neighbour slots in 16 bits");
     static int seq = 0;
     const std::string pname = "mbufs" + std::to_string(seq++);
     pool_ = rte_pktmbuf_pool_create(pname.c_str(), cfg_.mbufs, 256,

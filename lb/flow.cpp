@@ -81,12 +81,16 @@ int32_t FlowTableT<A>::lookup(const Key& k) const noexcept {
 template <typename A>
 int32_t FlowTableT<A>::create(const Key& fwd, const Key& rev) noexcept {
     if (nfree_ == 0) return kFull;
-    if (rte_hash_lookup(hash_, &fwd) >= 0 || rte_hash_lookup(hash_, &rev) >= 0) return kExists;
+    const hash_sig_t hrev = rte_hash_hash(hash_, &rev);
+    if (rte_hash_lookup_with_hash(hash_, &rev, hrev) >= 0) return kExists; // SNAT port in use
+    const hash_sig_t hfwd = rte_hash_hash(hash_, &fwd);
+    // Adding an existing key would silently repoint it: refuse, whatever the caller knows.
+    if (rte_hash_lookup_with_hash(hash_, &fwd, hfwd) >= 0) return kExists;
     const uint32_t idx = free_[nfree_ - 1];
-    if (rte_hash_add_key_data(hash_, &fwd, reinterpret_cast<void*>(uintptr_t(idx << 1))) < 0)
+    if (rte_hash_add_key_with_hash_data(hash_, &fwd, hfwd, reinterpret_cast<void*>(uintptr_t(idx << 1))) < 0)
         return kFull;
-    if (rte_hash_add_key_data(hash_, &rev, reinterpret_cast<void*>(uintptr_t(idx << 1 | 1))) < 0) {
-        rte_hash_del_key(hash_, &fwd);
+    if (rte_hash_add_key_with_hash_data(hash_, &rev, hrev, reinterpret_cast<void*>(uintptr_t(idx << 1 | 1))) < 0) {
+        rte_hash_del_key_with_hash(hash_, &fwd, hfwd);
         return kFull;
     }
     nfree_--;

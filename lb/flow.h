@@ -6,11 +6,14 @@
 // handed to the owner, which the reply's destination port names (per-lcore SNAT ranges).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <type_traits>
 
 #include <rte_common.h>
+
+#include "lb/packet.h"
 
 struct rte_hash;
 
@@ -55,21 +58,26 @@ enum class FlowState : uint8_t {
 };
 const char* flow_state_name(FlowState s) noexcept;
 
+// The fields every packet touches come first: for IPv4 they fill exactly one cache line
+// (the worker prefetches it right after the bulk lookup).
 template <typename A>
 struct alignas(RTE_CACHE_LINE_SIZE) FlowT {
     FlowKeyT<A> fwd;        // client -> VIP
     FlowKeyT<A> rev;        // backend -> SNAT
-    uint64_t backend_id = 0;
     uint64_t last_seen = 0; // TSC
-    uint64_t generation = 0; // snapshot generation the backend was last checked against
-    A fwd_nexthop{}, rev_nexthop{}; // next-hop IPs (network order)
-    int32_t fwd_neigh = -1, rev_neigh = -1;    // neighbour slots, -1 = not known yet
+    uint32_t generation = 0; // snapshot generation (low 32 bits) the backend was checked against
+    int16_t fwd_neigh = -1, rev_neigh = -1;    // neighbour slots, -1 = not known yet
     uint16_t fwd_port = 0, rev_port = 0;       // egress ports
-    uint32_t sp_index = 0;
+    NatDelta fwd_delta, rev_delta;             // checksum terms per direction (lb/packet.h)
     FlowState state = FlowState::kUdp;
     uint8_t fins = 0; // bit 0: FIN from client, bit 1: FIN from backend
     bool in_use = false;
+    // Cold: consulted on a new snapshot generation or an unresolved next hop.
+    uint64_t backend_id = 0;
+    A fwd_nexthop{}, rev_nexthop{}; // next-hop IPs (network order)
+    uint32_t sp_index = 0;
 };
+static_assert(offsetof(FlowT<uint32_t>, backend_id) <= RTE_CACHE_LINE_SIZE);
 using Flow4 = FlowT<uint32_t>;
 using Flow6 = FlowT<Addr6>;
 
@@ -92,7 +100,8 @@ public:
     // n <= 64.
     void lookup_bulk(const Key* const* keys, uint32_t n, int32_t* out) const noexcept;
     int32_t lookup(const Key& k) const noexcept;
-    // Runs on: owning worker. Creates a flow with both keys; index, kFull or kExists.
+    // Runs on: owning worker. Creates a flow with both keys; index, kFull, or kExists when
+    // either key is taken (each key is hashed once).
     int32_t create(const Key& fwd, const Key& rev) noexcept;
     void remove(uint32_t idx) noexcept;
     Flow& at(uint32_t idx) noexcept { return flows_[idx]; }

@@ -10,6 +10,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include <rte_byteorder.h>
+
 #include <rte_common.h>
 
 #include "lb/addr.h"
@@ -24,6 +26,8 @@ struct alignas(RTE_CACHE_LINE_SIZE) NeighSlot {
     IpAddr ip;
     uint16_t port = 0;
 };
+
+static_assert(RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN, "mac_word packs the MAC little-endian");
 
 class NeighTable {
 public:
@@ -44,6 +48,8 @@ public:
         for (int i = 0; i < 6; i++) out->b[i] = uint8_t(w >> (8 * i));
         return true;
     }
+    // Runs on: any lcore. The raw word: MAC in bytes 0..5 (little-endian hosts), kValid.
+    uint64_t mac_word(int32_t idx) const noexcept { return slots_[idx].mac_word.load(std::memory_order_acquire); }
     const NeighSlot& slot(int32_t idx) const noexcept { return slots_[idx]; }
     uint32_t capacity() const noexcept { return capacity_; }
 

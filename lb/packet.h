@@ -96,6 +96,91 @@ inline void nat_rewrite6(rte_ipv6_hdr* ip, uint8_t* l4, uint8_t proto, const uin
     std::memcpy(ip->dst_addr, dst, 16);
 }
 
+// ---- Per-flow precomputed checksum deltas --------------------------------------------
+// A flow rewrites the same fields from the same old values to the same new values on
+// every packet of a direction (the old values are the flow key it matched). So the RFC
+// 1624 eqn. 3 term sum(~m + m') over all changed words is a per-direction constant,
+// computed once when the flow is created; per packet the update is one fold.
+
+// Sum of (~old + new) over the 16-bit words of two equally long fields.
+inline uint32_t csum_diff(const void* oldp, const void* newp, size_t len) noexcept {
+    const uint8_t* o = static_cast<const uint8_t*>(oldp);
+    const uint8_t* n = static_cast<const uint8_t*>(newp);
+    uint32_t s = 0;
+    for (size_t i = 0; i < len; i += 2) {
+        uint16_t a, b;
+        std::memcpy(&a, o + i, 2);
+        std::memcpy(&b, n + i, 2);
+        s += uint16_t(~a) + uint32_t(b);
+    }
+    return s;
+}
+// The term for "TTL / hop limit minus one": the (TTL, protocol) word drops by the word
+// whose first byte is 1, so ~m + m' = ~that word (byte-order independent).
+inline uint16_t csum_ttl_dec() noexcept {
+    const uint8_t one[2] = {1, 0};
+    uint16_t w;
+    std::memcpy(&w, one, 2);
+    return uint16_t(~w);
+}
+// RFC 1624 eqn. 3 with a precomputed term: HC' = ~(~HC + delta).
+inline uint16_t csum_apply(uint16_t check, uint16_t delta) noexcept {
+    return uint16_t(~csum::fold(uint32_t(uint16_t(~check)) + delta));
+}
+
+// What one direction of a flow rewrites to, and the checksum terms for it.
+struct NatDelta {
+    uint16_t ip = 0; // IPv4 header checksum term (addresses and TTL); unused for IPv6
+    uint16_t l4 = 0; // TCP/UDP checksum term (pseudo-header addresses and ports)
+};
+
+// Runs on: worker lcore, at flow creation. Addresses of `alen` bytes (4 or 16) and ports
+// in network order, as in the packet.
+inline NatDelta nat_delta(const void* osrc, const void* odst, uint16_t osport, uint16_t odport, const void* nsrc,
+                          const void* ndst, uint16_t nsport, uint16_t ndport, size_t alen) noexcept {
+    const uint32_t addrs = csum_diff(osrc, nsrc, alen) + csum_diff(odst, ndst, alen);
+    NatDelta d;
+    d.ip = csum::fold(addrs + csum_ttl_dec());
+    d.l4 = csum::fold(addrs + csum_diff(&osport, &nsport, 2) + csum_diff(&odport, &ndport, 2));
+    return d;
+}
+
+// Runs on: worker lcore. nat_rewrite4 with the flow's precomputed terms: same result,
+// a handful of instructions instead of a dozen RFC 1624 updates.
+inline void nat_apply4(rte_ipv4_hdr* ip, uint8_t* l4, uint8_t proto, uint32_t src, uint32_t dst, uint16_t sport,
+                       uint16_t dport, NatDelta d) noexcept {
+    ip->time_to_live--;
+    ip->hdr_checksum = csum_apply(ip->hdr_checksum, d.ip);
+    ip->src_addr = src;
+    ip->dst_addr = dst;
+    std::memcpy(l4, &sport, 2);
+    std::memcpy(l4 + 2, &dport, 2);
+    if (proto == IPPROTO_SCTP) return;
+    uint8_t* ckp = l4 + (proto == IPPROTO_TCP ? offsetof(rte_tcp_hdr, cksum) : offsetof(rte_udp_hdr, dgram_cksum));
+    uint16_t c;
+    std::memcpy(&c, ckp, 2);
+    if (proto == IPPROTO_UDP && c == 0) return; // UDP without checksum stays without
+    c = csum_apply(c, d.l4);
+    if (proto == IPPROTO_UDP && c == 0) c = 0xffff;
+    std::memcpy(ckp, &c, 2);
+}
+
+inline void nat_apply6(rte_ipv6_hdr* ip, uint8_t* l4, uint8_t proto, const uint8_t* src, const uint8_t* dst,
+                       uint16_t sport, uint16_t dport, NatDelta d) noexcept {
+    ip->hop_limits--;
+    std::memcpy(ip->src_addr, src, 16);
+    std::memcpy(ip->dst_addr, dst, 16);
+    std::memcpy(l4, &sport, 2);
+    std::memcpy(l4 + 2, &dport, 2);
+    if (proto == IPPROTO_SCTP) return;
+    uint8_t* ckp = l4 + (proto == IPPROTO_TCP ? offsetof(rte_tcp_hdr, cksum) : offsetof(rte_udp_hdr, dgram_cksum));
+    uint16_t c;
+    std::memcpy(&c, ckp, 2);
+    c = csum_apply(c, d.l4);
+    if (proto == IPPROTO_UDP && c == 0) c = 0xffff;
+    std::memcpy(ckp, &c, 2);
+}
+
 // SCTP's checksum (RFC 9260 appendix A): CRC32c over the whole SCTP packet with the
 // checksum field zero, stored in the byte order the reflected algorithm produces (the
 // little-endian image of the inverted CRC). rte_hash_crc computes CRC32c.

@@ -33,6 +33,7 @@ struct BackendRt {
     IpAddr snat;          // our source address towards this backend
     IpAddr nexthop;       // backend itself when on-link, else the gateway
     uint16_t out_port = 0;
+    int16_t neigh = -1;   // neighbour slot of `nexthop`, filled before publication
     bool terminating = false;
 };
 

@@ -92,6 +92,7 @@ Worker::~Worker() {
         rte_pktmbuf_free_bulk(b->pkts, b->length);
         rte_free(b);
     }
+    free_dropped();
     rte_mbuf* m;
     while (rte_ring_dequeue(to_cp_, reinterpret_cast<void**>(&m)) == 0) rte_pktmbuf_free(m);
     while (rte_ring_dequeue(from_cp_, reinterpret_cast<void**>(&m)) == 0) rte_pktmbuf_free(m);
@@ -104,7 +105,13 @@ Worker::~Worker() {
 
 void Worker::drop(rte_mbuf* m, Drop why) noexcept {
     counters_.drop(why);
-    rte_pktmbuf_free(m);
+    if (unlikely(ndropped_ == kBurst)) free_dropped();
+    dropped_[ndropped_++] = m; // freed in bulk at the end of the burst
+}
+
+void Worker::free_dropped() noexcept {
+    rte_pktmbuf_free_bulk(dropped_, ndropped_);
+    ndropped_ = 0;
 }
 
 void Worker::tx(uint16_t port, rte_mbuf* m) noexcept {
@@ -167,6 +174,7 @@ uint32_t Worker::poll_once() noexcept {
     rte_mbuf* cp[kBurst];
     const unsigned nc = rte_ring_sc_dequeue_burst(from_cp_, reinterpret_cast<void**>(cp), kBurst, nullptr);
     for (unsigned i = 0; i < nc; i++) tx(pkt_priv(cp[i])->out_port, cp[i]);
+    if (ndropped_) free_dropped();
     flush_tx();
     flow_count_.store(flows_.size() + flows6_.size(), std::memory_order_relaxed);
     if (online_) rte_rcu_qsbr_quiescent(dp_.qsv(), index_);
@@ -405,6 +413,7 @@ void Worker::process_burst(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
     }
     if (n4) lookup_and_dispatch(s, c4, n4, now);
     if (n6) lookup_and_dispatch(s, c6, n6, now);
+    if (ndropped_) free_dropped();
 }
 
 template <typename A>
@@ -412,7 +421,11 @@ void Worker::lookup_and_dispatch(const Snapshot& s, CandT<A>* cand, uint32_t n, 
     const FlowKeyT<A>* keys[kBurst];
     int32_t res[kBurst];
     for (uint32_t i = 0; i < n; i++) keys[i] = &cand[i].key;
-    table<A>().lookup_bulk(keys, n, res);
+    auto& t = table<A>();
+    t.lookup_bulk(keys, n, res);
+    // Start every hit's flow entry on its way from memory before touching the first.
+    for (uint32_t i = 0; i < n; i++)
+        if (res[i] >= 0) rte_prefetch0(&t.at(uint32_t(res[i]) >> 1));
     for (uint32_t i = 0; i < n; i++) {
         if (res[i] >= 0)
             on_hit(s, cand[i], res[i], now);
@@ -449,13 +462,13 @@ void Worker::on_hit(const Snapshot& s, CandT<A>& c, int32_t res, uint64_t now) n
     const uint8_t proto = f.fwd.proto;
     if (!reverse_dir) {
         bool reschedule = false;
-        if (f.generation != s.generation) {
+        if (f.generation != uint32_t(s.generation)) {
             // The snapshot changed since this flow last checked: is its backend still here?
             const auto* sp = s.lookup_frontend(Snapshot::frontend_key(to_ip(f.fwd.dst), f.fwd.proto,
                                                                       rte_be_to_cpu_16(f.fwd.dport)));
             const bool present = sp && sp->find_backend(f.backend_id) >= 0;
             if (present) {
-                f.generation = s.generation;
+                f.generation = uint32_t(s.generation);
                 f.sp_index = sp->index;
             } else {
                 // UDP moves at once; TCP and SCTP on their next SYN / INIT (SEMANTICS.md).
@@ -496,12 +509,21 @@ void Worker::on_hit(const Snapshot& s, CandT<A>& c, int32_t res, uint64_t now) n
 }
 
 static inline void rewrite(void* ip, uint8_t* l4, uint8_t proto, uint32_t src, uint32_t dst, uint16_t sport,
-                           uint16_t dport) noexcept {
-    nat_rewrite4(static_cast<rte_ipv4_hdr*>(ip), l4, proto, src, dst, sport, dport);
+                           uint16_t dport, NatDelta d) noexcept {
+    nat_apply4(static_cast<rte_ipv4_hdr*>(ip), l4, proto, src, dst, sport, dport, d);
 }
 static inline void rewrite(void* ip, uint8_t* l4, uint8_t proto, const Addr6& src, const Addr6& dst,
-                           uint16_t sport, uint16_t dport) noexcept {
-    nat_rewrite6(static_cast<rte_ipv6_hdr*>(ip), l4, proto, src.b, dst.b, sport, dport);
+                           uint16_t sport, uint16_t dport, NatDelta d) noexcept {
+    nat_apply6(static_cast<rte_ipv6_hdr*>(ip), l4, proto, src.b, dst.b, sport, dport, d);
+}
+
+// The checksum terms of both directions of a new flow (lb/packet.h).
+template <typename A>
+static void set_deltas(FlowT<A>& f) noexcept {
+    const auto& a = f.fwd;
+    const auto& b = f.rev;
+    f.fwd_delta = nat_delta(&a.src, &a.dst, a.sport, a.dport, &b.dst, &b.src, b.dport, b.sport, sizeof(A));
+    f.rev_delta = nat_delta(&b.src, &b.dst, b.sport, b.dport, &a.dst, &a.src, a.dport, a.sport, sizeof(A));
 }
 
 // FullNAT both ways: client->VIP becomes SNAT->backend; backend->SNAT becomes VIP->client.
@@ -509,10 +531,10 @@ template <typename A>
 void Worker::translate(CandT<A>& c, FlowT<A>& f, bool reverse_dir) noexcept {
     const uint8_t proto = f.fwd.proto;
     if (!reverse_dir) {
-        rewrite(c.ip, c.l4, proto, f.rev.dst, f.rev.src, f.rev.dport, f.rev.sport);
+        rewrite(c.ip, c.l4, proto, f.rev.dst, f.rev.src, f.rev.dport, f.rev.sport, f.fwd_delta);
         counters_.ev(Ev::kFwdEstablished);
     } else {
-        rewrite(c.ip, c.l4, proto, f.fwd.dst, f.fwd.src, f.fwd.dport, f.fwd.sport);
+        rewrite(c.ip, c.l4, proto, f.fwd.dst, f.fwd.src, f.fwd.dport, f.fwd.sport, f.rev_delta);
         counters_.ev(Ev::kRevPackets);
     }
     if (proto == IPPROTO_SCTP) sctp_set_checksum(c.l4, c.l4len);
@@ -584,11 +606,12 @@ void Worker::on_miss(const Snapshot& s, CandT<A>& c, uint64_t now) noexcept {
     }
     FlowT<A>& f = t.at(uint32_t(idx));
     f.backend_id = b.id;
-    f.generation = s.generation;
+    f.generation = uint32_t(s.generation);
     f.sp_index = sp->index;
     f.last_seen = now;
     from_ip(b.nexthop, f.fwd_nexthop);
     f.fwd_port = b.out_port;
+    f.fwd_neigh = b.neigh;
     if (back->connected)
         f.rev_nexthop = c.key.src;
     else
@@ -597,6 +620,7 @@ void Worker::on_miss(const Snapshot& s, CandT<A>& c, uint64_t now) noexcept {
     f.state = c.key.proto == IPPROTO_TCP    ? FlowState::kTcpSynSent
               : c.key.proto == IPPROTO_SCTP ? FlowState::kSctpInit
                                             : FlowState::kUdp;
+    set_deltas(f);
     counters_.ev(Ev::kFwdNew);
     translate(c, f, false);
 }
@@ -651,19 +675,21 @@ bool Worker::retag(rte_mbuf* m, uint16_t in_port, uint16_t out_port) noexcept {
 }
 
 template <typename A>
-void Worker::emit(rte_mbuf* m, uint16_t in_port, uint16_t out_port, const A& nexthop, int32_t& neigh) noexcept {
-    if (unlikely(!retag(m, in_port, out_port))) {
+void Worker::emit(rte_mbuf* m, uint16_t in_port, uint16_t out_port, const A& nexthop, int16_t& neigh) noexcept {
+    if (unlikely(port_vlan_[in_port] != port_vlan_[out_port]) && !retag(m, in_port, out_port)) {
         drop(m, Drop::kNoMbuf);
         return;
     }
-    if (neigh < 0) neigh = neigh_.lookup(to_ip(nexthop));
-    MacAddr mac;
-    if (likely(neigh >= 0 && neigh_.mac(neigh, &mac))) {
-        auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
-        std::memcpy(eth->dst_addr.addr_bytes, mac.b.data(), 6);
-        std::memcpy(eth->src_addr.addr_bytes, port_mac_[out_port].b.data(), 6);
-        tx(out_port, m);
-        return;
+    if (neigh < 0) neigh = int16_t(neigh_.lookup(to_ip(nexthop)));
+    if (likely(neigh >= 0)) {
+        const uint64_t w = neigh_.mac_word(neigh);
+        if (likely(w & NeighTable::kValid)) {
+            auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+            std::memcpy(eth->dst_addr.addr_bytes, &w, 6); // the word holds the MAC in wire order
+            std::memcpy(eth->src_addr.addr_bytes, port_mac_[out_port].b.data(), 6);
+            tx(out_port, m);
+            return;
+        }
     }
     PktPriv* pv = pkt_priv(m);
     pv->nexthop = to_ip(nexthop);

@@ -85,13 +85,14 @@ private:
     template <typename A> void on_miss(const Snapshot& s, CandT<A>& c, uint64_t now) noexcept;
     template <typename A> void translate(CandT<A>& c, FlowT<A>& f, bool reverse_dir) noexcept;
     template <typename A>
-    void emit(rte_mbuf* m, uint16_t in_port, uint16_t out_port, const A& nexthop, int32_t& neigh) noexcept;
+    void emit(rte_mbuf* m, uint16_t in_port, uint16_t out_port, const A& nexthop, int16_t& neigh) noexcept;
     bool retag(rte_mbuf* m, uint16_t in_port, uint16_t out_port) noexcept;
     void redirect_to(int owner, rte_mbuf* m, uint16_t in_port) noexcept;
     unsigned drain_redirects(const Snapshot& s) noexcept;
     void tx(uint16_t port, rte_mbuf* m) noexcept;
     void to_control(rte_mbuf* m, uint8_t kind) noexcept;
     void drop(rte_mbuf* m, Drop why) noexcept;
+    void free_dropped() noexcept;
     uint16_t next_snat_port() noexcept;
 
     Dataplane& dp_;
@@ -110,6 +111,8 @@ private:
     uint64_t timeouts_gen_ = UINT64_MAX;
     uint32_t snat_lo_, snat_hi_, snat_next_;
     uint32_t idle_polls_ = 0;
+    rte_mbuf* dropped_[kBurst];
+    uint16_t ndropped_ = 0;
     bool online_ = false;
     std::atomic<bool> stop_{false};
     std::atomic<uint32_t> flow_count_{0};

@@ -22,6 +22,9 @@ def main() -> int:
     family = socket.AF_INET6 if ":" in args.bind else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if family == socket.AF_INET6:
+        # "::" serves both families (IPv4 peers appear as ::ffff:a.b.c.d).
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
     sock.bind((args.bind, args.port))
     prefix = (args.name + ":").encode()
     deadline = time.monotonic() + args.lifetime
