@@ -156,6 +156,7 @@ uint32_t Worker::poll_once() noexcept {
             timeout_tsc_[size_t(FlowState::kSctpInit)] = t.tcp_syn * hz;
             timeout_tsc_[size_t(FlowState::kSctpClosed)] = t.tcp_close * hz;
             timeouts_gen_ = s->generation;
+            aging_interval_ = hz / 20000;
         }
         rte_mbuf* pkts[kBurst];
         for (uint16_t p : dp_.ports()) {
@@ -166,9 +167,15 @@ uint32_t Worker::poll_once() noexcept {
             process_burst(*s, p, pkts, n);
         }
         total += drain_redirects(*s);
+        // Aging in bounded slices, paced by time rather than by iteration so that a busy
+        // worker does not pay a scan per burst: 64 slots per table every 50 us sweeps
+        // 1.3 M slots a second.
         const uint64_t t = rte_rdtsc();
-        const uint32_t expired = flows_.expire(t, timeout_tsc_, 64) + flows6_.expire(t, timeout_tsc_, 64);
-        if (expired) counters_.ev(Ev::kFlowsExpired, expired);
+        if (t - last_aging_ >= aging_interval_) {
+            last_aging_ = t;
+            const uint32_t expired = flows_.expire(t, timeout_tsc_, 64) + flows6_.expire(t, timeout_tsc_, 64);
+            if (expired) counters_.ev(Ev::kFlowsExpired, expired);
+        }
     }
     // What the control plane asked this worker to send.
     rte_mbuf* cp[kBurst];

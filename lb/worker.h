@@ -109,6 +109,7 @@ private:
     std::vector<uint16_t> port_vlan_;           // by port id; 0 = untagged
     uint64_t timeout_tsc_[size_t(FlowState::kCount)] = {};
     uint64_t timeouts_gen_ = UINT64_MAX;
+    uint64_t last_aging_ = 0, aging_interval_ = 0;
     uint32_t snat_lo_, snat_hi_, snat_next_;
     uint32_t idle_polls_ = 0;
     rte_mbuf* dropped_[kBurst];
