@@ -76,6 +76,7 @@ inline constexpr std::string_view drop_desc(Drop d) {
     X(kRevPackets, "rev_packets", "backend-to-client packets translated")         \
     X(kFlowsExpired, "flows_expired", "flows removed by aging")                   \
     X(kFlowsRescheduled, "flows_rescheduled", "flows moved off a departed backend") \
+    X(kFlowsFlushed, "flows_flushed", "UDP flows of a departed backend removed on publish") \
     X(kArpReplies, "arp_replies", "ARP replies sent for owned addresses")         \
     X(kNdAdverts, "nd_adverts", "neighbour advertisements sent for owned addresses") \
     X(kIcmpEchoReplies, "icmp_echo_replies", "ICMP echo replies sent")            \

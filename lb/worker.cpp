@@ -156,6 +156,9 @@ uint32_t Worker::poll_once() noexcept {
             timeout_tsc_[size_t(FlowState::kSctpInit)] = t.tcp_syn * hz;
             timeout_tsc_[size_t(FlowState::kSctpClosed)] = t.tcp_close * hz;
             timeouts_gen_ = s->generation;
+            // A new generation: sweep both tables for UDP flows whose backend left.
+            flush_left_[0] = flows_.capacity();
+            flush_left_[1] = flows6_.capacity();
             aging_interval_ = hz / 20000;
         }
         rte_mbuf* pkts[kBurst];
@@ -167,6 +170,10 @@ uint32_t Worker::poll_once() noexcept {
             process_burst(*s, p, pkts, n);
         }
         total += drain_redirects(*s);
+        if (unlikely(flush_left_[0] | flush_left_[1])) {
+            flush_slice(*s, flows_, 0);
+            flush_slice(*s, flows6_, 1);
+        }
         // Aging in bounded slices, paced by time rather than by iteration so that a busy
         // worker does not pay a scan per burst: 64 slots per table every 50 us sweeps
         // 1.3 M slots a second.
@@ -186,6 +193,31 @@ uint32_t Worker::poll_once() noexcept {
     flow_count_.store(flows_.size() + flows6_.size(), std::memory_order_relaxed);
     if (online_) rte_rcu_qsbr_quiescent(dp_.qsv(), index_);
     return total + nc;
+}
+
+// UDP flows of a backend that left (or stopped serving) go at once on a new generation,
+// not at their idle timeout (SEMANTICS.md "Flows"); TCP and SCTP keep theirs until their
+// next SYN / INIT. Bounded: 256 slots per table per iteration.
+template <typename A>
+void Worker::flush_slice(const Snapshot& s, FlowTableT<A>& t, int which) noexcept {
+    uint32_t n = std::min<uint32_t>(flush_left_[which], 256);
+    flush_left_[which] -= n;
+    const uint32_t gen = uint32_t(s.generation);
+    while (n--) {
+        const uint32_t idx = flush_cursor_[which];
+        flush_cursor_[which] = idx + 1 == t.capacity() ? 0 : idx + 1;
+        FlowT<A>& f = t.at(idx);
+        if (!f.in_use || f.fwd.proto != IPPROTO_UDP || f.generation == gen) continue;
+        const auto* sp = s.lookup_frontend(
+            Snapshot::frontend_key(to_ip(f.fwd.dst), f.fwd.proto, rte_be_to_cpu_16(f.fwd.dport)));
+        if (sp && sp->find_backend(f.backend_id) >= 0) {
+            f.generation = gen;
+            f.sp_index = sp->index;
+        } else {
+            t.remove(idx);
+            counters_.ev(Ev::kFlowsFlushed);
+        }
+    }
 }
 
 void Worker::run() noexcept {

@@ -89,6 +89,7 @@ private:
     bool retag(rte_mbuf* m, uint16_t in_port, uint16_t out_port) noexcept;
     void redirect_to(int owner, rte_mbuf* m, uint16_t in_port) noexcept;
     unsigned drain_redirects(const Snapshot& s) noexcept;
+    template <typename A> void flush_slice(const Snapshot& s, FlowTableT<A>& t, int which) noexcept;
     void tx(uint16_t port, rte_mbuf* m) noexcept;
     void to_control(rte_mbuf* m, uint8_t kind) noexcept;
     void drop(rte_mbuf* m, Drop why) noexcept;
@@ -110,6 +111,7 @@ private:
     uint64_t timeout_tsc_[size_t(FlowState::kCount)] = {};
     uint64_t timeouts_gen_ = UINT64_MAX;
     uint64_t last_aging_ = 0, aging_interval_ = 0;
+    uint32_t flush_left_[2] = {}, flush_cursor_[2] = {}; // UDP flush sweep, IPv4 / IPv6
     uint32_t snat_lo_, snat_hi_, snat_next_;
     uint32_t idle_polls_ = 0;
     rte_mbuf* dropped_[kBurst];

@@ -66,7 +66,7 @@ pending = list(range(n))
 while pending:
     batch = [start(i) for i in pending[:par]]
     pending = pending[par:]
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 8
     live = {c["p"].stdout.fileno(): c for c in batch}
     while live and time.monotonic() < deadline:
         r, _, _ = select.select(list(live), [], [], 0.2)
@@ -189,7 +189,7 @@ def test_sctp_associations_through_vip(appliance, family):
     n = 8
     base, lenbase = (24000, 40) if family == "IPv4" else (24100, 60)
     icmp0 = icmp_unreachables()
-    res = ns_python(NS_C, SCTP_CLIENT, (vip, str(SCTP_PORT), str(base), str(n), str(lenbase), "4"),
+    res = ns_python(NS_C, SCTP_CLIENT, (vip, str(SCTP_PORT), str(base), str(n), str(lenbase), "8"),
                     timeout=120)
     assert len(res) == n
     logs = sctp_log_messages()
