@@ -167,6 +167,12 @@ std::vector<Case> cases() {
         {"tcp_ack_without_flow_dropped", {}, c2v().tcp(40000, 80, kAck, 100, 1).bytes(), Verdict::kDrop,
          Drop::kNoFlow, {}},
         {"tcp_reply_without_flow_dropped", {}, synack, Verdict::kDrop, Drop::kNoFlow, {}},
+        {"tcp_syn_in_time_wait_is_rescheduled",
+         {syn, synack, c2v().tcp(40000, 80, kFin | kAck, 101, 501).bytes(),
+          b2s().tcp(8080, kSnatPort, kFin | kAck, 501, 102).bytes()},
+         syn, Verdict::kTx, {}, {s2b().tcp(kSnatPort + 1, 8080, kSyn, 100).bytes()}},
+        {"tcp_syn_after_one_fin_keeps_flow", {syn, synack, c2v().tcp(40000, 80, kFin | kAck, 101, 501).bytes()},
+         syn, Verdict::kTx, {}, {s2b().tcp(kSnatPort, 8080, kSyn, 100).bytes()}},
         {"tcp_syn_after_rst_is_rescheduled", {syn, synack, c2v().tcp(40000, 80, kRst, 101).bytes()},
          syn, Verdict::kTx, {}, {s2b().tcp(kSnatPort + 1, 8080, kSyn, 100).bytes()}},
 

@@ -188,6 +188,38 @@ TEST(ControlPlane, UnansweredArpRetriesThenDropsQueuedPackets) {
     EXPECT_EQ(res.queued(), 0u);
 }
 
+TEST(ControlPlane, ResolvedNeighbourIsReprobedAndForgottenWhenSilent) {
+    Opts o;
+    o.static_backends = false;
+    o.timeouts = "";
+    RingAppliance a(config(o), kLb);
+    auto& res = a.ctl().resolver();
+    a.send(c2v().udp(20000, 53).payload("q").bytes());
+    rte_mbuf* m = nullptr;
+    const uint64_t t = 5'000'000;
+    ASSERT_EQ(rte_ring_dequeue(a.dp().worker(0).to_cp(), reinterpret_cast<void**>(&m)), 0);
+    res.on_packet(m, t);
+    EXPECT_EQ(a.poll().size(), 1u); // ARP request
+    // The answer, straight to the resolver as the worker would hand it over.
+    a.send(Pkt().eth(backend_mac(1), kLb).arp(2, backend_mac(1), backend_ip(1), kLb, "198.51.100.1").bytes());
+    ASSERT_EQ(rte_ring_dequeue(a.dp().worker(0).to_cp(), reinterpret_cast<void**>(&m)), 0);
+    res.on_packet(m, t + 10);
+    EXPECT_EQ(a.poll().size(), 1u); // the queued datagram
+    // Traffic flows without the control plane while the entry is fresh.
+    EXPECT_EQ(a.send(c2v().udp(20001, 53).payload("q").bytes()).out.size(), 1u);
+    const uint64_t timeout_ms = 300'000; // appliance.neighbourTimeout default
+    res.tick(t + timeout_ms + 10);
+    EXPECT_EQ(a.poll().size(), 1u) << "a re-probe when the entry ages";
+    EXPECT_EQ(a.send(c2v().udp(20002, 53).payload("q").bytes()).out.size(), 1u) << "still usable while probing";
+    res.tick(t + timeout_ms + 1010);
+    res.tick(t + timeout_ms + 2010);
+    EXPECT_EQ(a.poll().size(), 2u);
+    res.tick(t + timeout_ms + 3010); // three probes unanswered: forgotten
+    const auto r = a.send(c2v().udp(20003, 53).payload("q").bytes());
+    EXPECT_TRUE(r.out.empty());
+    EXPECT_EQ(r.to_control, 1u) << "an unresolved next hop sends packets to the control plane again";
+}
+
 TEST(ControlPlane, AnnouncesOwnedAddressesOnceAndNewOnesOnReload) {
     RingAppliance a(config(Opts{}), kLb);
     std::set<std::string> announced;
