@@ -82,6 +82,8 @@ inline constexpr std::string_view drop_desc(Drop d) {
     X(kIcmpEchoReplies, "icmp_echo_replies", "ICMP echo replies sent")            \
     X(kToControl, "to_control", "packets handed to the control plane")            \
     X(kRedirected, "redirected", "packets handed to their owning worker")         \
+    X(kRejectsSent, "rejects_sent", "TCP RST / ICMP port unreachable sent for refused packets") \
+    X(kRejectsLimited, "rejects_limited", "refused packets dropped silently over the reply rate limit") \
     X(kIdleSleeps, "idle_sleeps", "idle back-off sleeps")
 
 enum class Ev : uint16_t {

@@ -156,6 +156,7 @@ uint32_t Worker::poll_once() noexcept {
             timeout_tsc_[size_t(FlowState::kSctpInit)] = t.tcp_syn * hz;
             timeout_tsc_[size_t(FlowState::kSctpClosed)] = t.tcp_close * hz;
             timeouts_gen_ = s->generation;
+            reject_rate_ = s->reject_rate;
             // A new generation: sweep both tables for UDP flows whose backend left.
             flush_left_[0] = flows_.capacity();
             flush_left_[1] = flows6_.capacity();
@@ -601,16 +602,16 @@ void Worker::on_miss(const Snapshot& s, CandT<A>& c, uint64_t now) noexcept {
     const uint16_t dport = rte_be_to_cpu_16(c.key.dport);
     const IpAddr client = to_ip(c.key.src);
     const auto* sp = s.lookup_frontend(Snapshot::frontend_key(to_ip(c.key.dst), c.key.proto, dport));
-    if (!sp) {
-        drop(c.m, Drop::kNoService);
+    if (!sp) { // a VIP, but not this protocol and port: refused, not ignored
+        reject(c, Drop::kNoService);
+        return;
+    }
+    if (sp->maglev.empty()) { // no usable endpoint: refused promptly (SEMANTICS.md "Verdicts")
+        reject(c, Drop::kNoEndpoints);
         return;
     }
     if (!opens_flow(c.key.proto, c.flags)) {
         drop(c.m, Drop::kNoFlow);
-        return;
-    }
-    if (sp->maglev.empty()) {
-        drop(c.m, Drop::kNoEndpoints);
         return;
     }
     if (unlikely(*c.hops <= 1)) {
@@ -662,6 +663,148 @@ void Worker::on_miss(const Snapshot& s, CandT<A>& c, uint64_t now) noexcept {
     set_deltas(f);
     counters_.ev(Ev::kFwdNew);
     translate(c, f, false);
+}
+
+// Per-worker token bucket for generated replies (appliance.rejectRateLimit per second).
+bool Worker::reject_allowed(uint32_t rate) noexcept {
+    if (rate == 0) return false;
+    const uint64_t now = rte_rdtsc();
+    const uint64_t per_token = rte_get_tsc_hz() / rate;
+    if (reject_tokens_ < rate && now - reject_refill_ >= per_token) {
+        const uint64_t add = (now - reject_refill_) / per_token;
+        reject_tokens_ = uint32_t(std::min<uint64_t>(rate, reject_tokens_ + add));
+        reject_refill_ = now;
+    }
+    if (reject_tokens_ == 0) return false;
+    reject_tokens_--;
+    return true;
+}
+
+// Refuses a packet the way a host refuses a closed port: TCP gets a RST (RFC 9293
+// section 3.10.7.1), UDP and SCTP an ICMP / ICMPv6 port unreachable quoting the packet
+// (RFC 792, RFC 4443 section 3.1), sent back out of the port it came in on, in place (no
+// allocation: the headroom takes the new headers). The reason is counted either way.
+template <typename A>
+void Worker::reject(CandT<A>& c, Drop why) noexcept {
+    rte_mbuf* m = c.m;
+    if (!reject_allowed(reject_rate_)) {
+        counters_.ev(Ev::kRejectsLimited);
+        drop(m, why);
+        return;
+    }
+    counters_.drop(why);
+    constexpr bool v6 = sizeof(A) == 16;
+    uint8_t* l2p = rte_pktmbuf_mtod(m, uint8_t*);
+    const uint32_t l2 = uint32_t(static_cast<uint8_t*>(c.ip) - l2p);
+    auto* eth = reinterpret_cast<rte_ether_hdr*>(l2p);
+    const MacAddr& mine = port_mac_[c.in_port];
+    if (c.key.proto == IPPROTO_TCP) {
+        auto* th = reinterpret_cast<rte_tcp_hdr*>(c.l4);
+        const bool had_ack = th->tcp_flags & RTE_TCP_ACK_FLAG;
+        const uint32_t hlen = (th->data_off >> 4) * 4u;
+        uint32_t seglen = c.l4len - hlen;
+        if (th->tcp_flags & RTE_TCP_SYN_FLAG) seglen++;
+        if (th->tcp_flags & RTE_TCP_FIN_FLAG) seglen++;
+        const uint32_t seq = rte_be_to_cpu_32(th->sent_seq), ack = rte_be_to_cpu_32(th->recv_ack);
+        const uint16_t sp = th->src_port;
+        th->src_port = th->dst_port;
+        th->dst_port = sp;
+        th->sent_seq = had_ack ? rte_cpu_to_be_32(ack) : 0;
+        th->recv_ack = had_ack ? 0 : rte_cpu_to_be_32(seq + seglen);
+        th->tcp_flags = had_ack ? RTE_TCP_RST_FLAG : RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG;
+        th->data_off = 5 << 4;
+        th->rx_win = 0;
+        th->cksum = 0;
+        th->tcp_urp = 0;
+        const uint32_t l3len = uint32_t(c.l4 - static_cast<uint8_t*>(c.ip)) + sizeof(rte_tcp_hdr);
+        rte_pktmbuf_trim(m, uint16_t(rte_pktmbuf_data_len(m) - (l2 + l3len)));
+        if constexpr (v6) {
+            auto* ip6 = static_cast<rte_ipv6_hdr*>(c.ip);
+            uint8_t tmp[16];
+            std::memcpy(tmp, ip6->src_addr, 16);
+            std::memcpy(ip6->src_addr, ip6->dst_addr, 16);
+            std::memcpy(ip6->dst_addr, tmp, 16);
+            ip6->hop_limits = 64;
+            ip6->payload_len = rte_cpu_to_be_16(uint16_t(l3len - sizeof(rte_ipv6_hdr)));
+            th->cksum = rte_ipv6_udptcp_cksum(ip6, th); // extension headers stay out of the sum
+        } else {
+            auto* ip = static_cast<rte_ipv4_hdr*>(c.ip);
+            const uint32_t src = ip->src_addr;
+            ip->src_addr = ip->dst_addr;
+            ip->dst_addr = src;
+            ip->time_to_live = 64;
+            ip->packet_id = 0;
+            ip->fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
+            ip->total_length = rte_cpu_to_be_16(uint16_t(l3len));
+            ip->hdr_checksum = 0;
+            ip->hdr_checksum = rte_ipv4_cksum(ip);
+            th->cksum = rte_ipv4_udptcp_cksum(ip, th);
+        }
+    } else {
+        // ICMP error: new IP + ICMP headers in front of the original IP packet, quoted
+        // (IPv4: its header and 8 bytes; IPv6: as much as fits in 1280 bytes).
+        constexpr uint32_t kNew = v6 ? sizeof(rte_ipv6_hdr) + 8 : sizeof(rte_ipv4_hdr) + 8;
+        const uint32_t orig_len = rte_pktmbuf_data_len(m) - l2;
+        uint32_t quote;
+        if constexpr (v6)
+            quote = std::min<uint32_t>(orig_len, 1280 - kNew);
+        else
+            quote = std::min<uint32_t>(orig_len, uint32_t(c.l4 - static_cast<uint8_t*>(c.ip)) + 8);
+        IpAddr client, vip;
+        if constexpr (v6) {
+            client = IpAddr::v6(c.key.src.b);
+            vip = IpAddr::v6(c.key.dst.b);
+        } else {
+            client = IpAddr::v4(c.key.src);
+            vip = IpAddr::v4(c.key.dst);
+        }
+        rte_pktmbuf_trim(m, uint16_t(orig_len - quote));
+        uint8_t* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, kNew));
+        if (!p) {
+            drop(m, Drop::kNoMbuf);
+            return;
+        }
+        std::memmove(p, p + kNew, l2); // the Ethernet (and VLAN) header moves to the front
+        eth = reinterpret_cast<rte_ether_hdr*>(p);
+        uint8_t* l3 = p + l2;
+        uint8_t* icmp = l3 + (kNew - 8);
+        std::memset(icmp, 0, 8);
+        const uint32_t icmp_len = 8 + quote;
+        if constexpr (v6) {
+            auto* ip6 = reinterpret_cast<rte_ipv6_hdr*>(l3);
+            ip6->vtc_flow = RTE_BE32(6u << 28);
+            ip6->payload_len = rte_cpu_to_be_16(uint16_t(icmp_len));
+            ip6->proto = IPPROTO_ICMPV6;
+            ip6->hop_limits = 64;
+            std::memcpy(ip6->src_addr, vip.bytes.data(), 16);
+            std::memcpy(ip6->dst_addr, client.bytes.data(), 16);
+            icmp[0] = 1; // destination unreachable
+            icmp[1] = 4; // port unreachable
+            uint32_t sum = csum::partial(ip6->src_addr, 32);
+            const uint16_t plen_proto[4] = {0, rte_cpu_to_be_16(uint16_t(icmp_len)), 0, RTE_BE16(IPPROTO_ICMPV6)};
+            sum = csum::partial(plen_proto, sizeof plen_proto, sum);
+            const uint16_t ck = csum::finish(csum::partial(icmp, icmp_len, sum));
+            std::memcpy(icmp + 2, &ck, 2);
+        } else {
+            auto* ip = reinterpret_cast<rte_ipv4_hdr*>(l3);
+            std::memset(ip, 0, sizeof *ip);
+            ip->version_ihl = 0x45;
+            ip->total_length = rte_cpu_to_be_16(uint16_t(sizeof *ip + icmp_len));
+            ip->time_to_live = 64;
+            ip->next_proto_id = IPPROTO_ICMP;
+            ip->src_addr = vip.v4_be();
+            ip->dst_addr = client.v4_be();
+            ip->hdr_checksum = rte_ipv4_cksum(ip);
+            icmp[0] = 3; // destination unreachable
+            icmp[1] = 3; // port unreachable
+            const uint16_t ck = csum::finish(csum::partial(icmp, icmp_len));
+            std::memcpy(icmp + 2, &ck, 2);
+        }
+    }
+    eth->dst_addr = eth->src_addr;
+    std::memcpy(eth->src_addr.addr_bytes, mine.b.data(), 6);
+    counters_.ev(Ev::kRejectsSent);
+    tx(c.in_port, m);
 }
 
 void Worker::redirect_to(int owner, rte_mbuf* m, uint16_t in_port) noexcept {

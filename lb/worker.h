@@ -88,6 +88,8 @@ private:
     void emit(rte_mbuf* m, uint16_t in_port, uint16_t out_port, const A& nexthop, int16_t& neigh) noexcept;
     bool retag(rte_mbuf* m, uint16_t in_port, uint16_t out_port) noexcept;
     void redirect_to(int owner, rte_mbuf* m, uint16_t in_port) noexcept;
+    template <typename A> void reject(CandT<A>& c, Drop why) noexcept;
+    bool reject_allowed(uint32_t rate) noexcept;
     unsigned drain_redirects(const Snapshot& s) noexcept;
     template <typename A> void flush_slice(const Snapshot& s, FlowTableT<A>& t, int which) noexcept;
     void tx(uint16_t port, rte_mbuf* m) noexcept;
@@ -114,6 +116,8 @@ private:
     uint32_t flush_left_[2] = {}, flush_cursor_[2] = {}; // UDP flush sweep, IPv4 / IPv6
     uint32_t snat_lo_, snat_hi_, snat_next_;
     uint32_t idle_polls_ = 0;
+    uint32_t reject_rate_ = 1000, reject_tokens_ = 0;
+    uint64_t reject_refill_ = 0;
     rte_mbuf* dropped_[kBurst];
     uint16_t ndropped_ = 0;
     bool online_ = false;

@@ -85,15 +85,15 @@ endpointSlices = (
 );
 )";
 
-enum class Verdict { kTx, kDrop, kToControl };
+enum class Verdict { kTx, kDrop, kToControl, kReject };
 
 struct Case {
     std::string name;
     std::vector<Bytes> setup; // sent first; their outputs are not checked
     Bytes in;
     Verdict verdict;
-    Drop reason;             // for kDrop
-    std::vector<Bytes> out;  // for kTx: every frame transmitted, in order
+    Drop reason;             // for kDrop and kReject
+    std::vector<Bytes> out;  // for kTx and kReject: every frame transmitted, in order
     RingOptions opts{};      // workers (one RX queue each) and the port's VLAN
     uint16_t in_queue = 0;   // the RX queue (= worker) the input arrives on
     uint16_t setup_queue = 0;
@@ -124,6 +124,8 @@ std::vector<Case> cases() {
     const Bytes synack = b2s().tcp(8080, kSnatPort, kSyn | kAck, 500, 101).bytes();
     const Bytes udp_req = c2v().udp(41000, 53).payload("query").bytes();
     const Bytes sctp_init = c2v().sctp(5000, 7, 0, 1).payload("init-params!").bytes();
+    const Bytes udp_to_80 = c2v().udp(40000, 80).payload("0123456789abcdef").bytes();
+    const Bytes udp6_to_80 = c2v6().udp(40000, 80).payload("0123456789abcdef").bytes();
     return {
         // ---- ARP and ICMP answered by the appliance itself ----
         {"arp_request_for_interface_address_answered", {},
@@ -204,18 +206,28 @@ std::vector<Case> cases() {
          Verdict::kDrop, Drop::kL4Truncated, {}},
 
         // ---- packets that match nothing ----
-        {"vip_unknown_port_dropped", {}, c2v().tcp(40000, 81, kSyn).bytes(), Verdict::kDrop, Drop::kNoService, {}},
-        {"vip_unknown_protocol_port_dropped", {}, c2v().udp(40000, 80).bytes(), Verdict::kDrop,
-         Drop::kNoService, {}},
+        {"vip_unknown_port_rejected_with_rst", {}, c2v().tcp(40000, 81, kSyn, 100).bytes(), Verdict::kReject,
+         Drop::kNoService, {v2c(64).ident(0).tcp(81, 40000, kRst | kAck, 0, 101).window(0).bytes()}},
+        {"vip_unknown_protocol_port_rejected_with_icmp", {}, udp_to_80, Verdict::kReject, Drop::kNoService,
+         {v2c(64).ident(0).frag(0).icmp_error(3, 3, Bytes(udp_to_80.begin() + 14, udp_to_80.begin() + 14 + 28)).bytes()}},
+        {"ipv6_vip_unknown_port_rejected_with_rst", {}, c2v6().tcp(40000, 81, kSyn, 100).bytes(), Verdict::kReject,
+         Drop::kNoService, {v2c6(64).tcp(81, 40000, kRst | kAck, 0, 101).window(0).bytes()}},
+        {"ipv6_vip_unknown_udp_port_rejected_with_icmpv6", {}, udp6_to_80, Verdict::kReject, Drop::kNoService,
+         {v2c6(64).icmp_error(1, 4, Bytes(udp6_to_80.begin() + 14, udp6_to_80.end())).bytes()}},
         {"unallocated_service_cidr_address_dropped", {},
          Pkt().eth(kClient, kLb).ipv4(kClientIp, "198.18.0.99").tcp(40000, 80, kSyn).bytes(), Verdict::kDrop,
          Drop::kUnallocated, {}},
         {"address_outside_everything_dropped", {},
          Pkt().eth(kClient, kLb).ipv4(kClientIp, "203.0.113.5").tcp(40000, 80, kSyn).bytes(), Verdict::kDrop,
          Drop::kNoService, {}},
-        {"service_without_endpoints_dropped", {},
-         Pkt().eth(kClient, kLb).ipv4(kClientIp, kEmptyVip).tcp(40000, 80, kSyn).bytes(), Verdict::kDrop,
-         Drop::kNoEndpoints, {}},
+        {"service_without_endpoints_rejected_with_rst", {},
+         Pkt().eth(kClient, kLb).ipv4(kClientIp, kEmptyVip).tcp(40000, 80, kSyn, 100).bytes(), Verdict::kReject,
+         Drop::kNoEndpoints,
+         {Pkt().eth(kLb, kClient).ipv4(kEmptyVip, kClientIp, 64).ident(0).tcp(80, 40000, kRst | kAck, 0, 101).window(0).bytes()}},
+        {"ack_to_service_without_endpoints_rejected_with_rst_at_its_ack", {},
+         Pkt().eth(kClient, kLb).ipv4(kClientIp, kEmptyVip).tcp(40000, 80, kAck | kPsh, 5, 77).payload("data").bytes(),
+         Verdict::kReject, Drop::kNoEndpoints,
+         {Pkt().eth(kLb, kClient).ipv4(kEmptyVip, kClientIp, 64).ident(0).tcp(80, 40000, kRst, 77, 0).window(0).bytes()}},
         {"ttl_1_dropped", {}, Pkt().eth(kClient, kLb).ipv4(kClientIp, kVip, 1).tcp(40000, 80, kSyn).bytes(),
          Verdict::kDrop, Drop::kTtlExceeded, {}},
         {"ttl_1_on_established_flow_dropped", {syn},
@@ -363,6 +375,13 @@ TEST_P(GoldenPacket, Case) {
         ASSERT_EQ(r.drops.size(), 1u);
         EXPECT_EQ(drop_name(r.drops.begin()->first), drop_name(c.reason));
         EXPECT_EQ(r.drops.begin()->second, 1u);
+        break;
+    case Verdict::kReject:
+        ASSERT_EQ(r.drops.size(), 1u);
+        EXPECT_EQ(drop_name(r.drops.begin()->first), drop_name(c.reason));
+        ASSERT_EQ(r.out.size(), c.out.size());
+        for (size_t i = 0; i < c.out.size(); i++)
+            EXPECT_EQ(hex(r.out[i]), hex(c.out[i])) << "frame " << i;
         break;
     case Verdict::kToControl:
         EXPECT_TRUE(r.out.empty());

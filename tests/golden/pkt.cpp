@@ -51,6 +51,21 @@ Pkt& Pkt::nd(bool solicitation, const std::string& target, const MacAddr& ll, ui
     nd_flags_ = na_flags;
     return *this;
 }
+Pkt& Pkt::ident(uint16_t id) {
+    ident_ = id;
+    return *this;
+}
+Pkt& Pkt::window(uint16_t w) {
+    window_ = w;
+    return *this;
+}
+Pkt& Pkt::icmp_error(uint8_t type, uint8_t code, const Bytes& quoted) {
+    l4_ = L4::kIcmpErr;
+    err_type_ = type;
+    err_code_ = code;
+    payload_.assign(quoted.begin(), quoted.end());
+    return *this;
+}
 Pkt& Pkt::frag(uint16_t f) {
     frag_ = f;
     return *this;
@@ -131,7 +146,8 @@ uint8_t Pkt::l4_proto() const {
     case L4::kTcp: return 6;
     case L4::kUdp: return 17;
     case L4::kSctp: return 132;
-    case L4::kIcmp: return v6_ ? 58 : 1;
+    case L4::kIcmp:
+    case L4::kIcmpErr: return v6_ ? 58 : 1;
     case L4::kNd: return 58;
     default: return 59; // IPv6 "no next header"
     }
@@ -147,7 +163,7 @@ Bytes Pkt::l4_bytes() const {
         put32(b, ack_);
         b.push_back(0x50);
         b.push_back(flags_);
-        put16(b, 65535);
+        put16(b, window_);
         put16(b, 0); // checksum
         put16(b, 0); // urgent
         break;
@@ -173,6 +189,12 @@ Bytes Pkt::l4_bytes() const {
         put16(b, sport_);
         put16(b, dport_);
         break;
+    case L4::kIcmpErr:
+        b.push_back(err_type_);
+        b.push_back(err_code_);
+        put16(b, 0);
+        put32(b, 0);
+        break;
     case L4::kNd:
         b.push_back(icmp_request_ ? 135 : 136);
         b.push_back(0);
@@ -195,7 +217,7 @@ Bytes Pkt::l4_bytes() const {
     if (l4_ == L4::kSctp) {
         const uint32_t c = crc32c_reference(b.data(), b.size());
         for (int i = 0; i < 4; i++) b[8 + i] = uint8_t(c >> (8 * i)); // RFC 9260 appendix A
-    } else if (l4_ == L4::kIcmp && !v6_) {
+    } else if ((l4_ == L4::kIcmp || l4_ == L4::kIcmpErr) && !v6_) {
         const uint16_t c = csum::finish(csum::partial(b.data(), b.size()));
         std::memcpy(&b[2], &c, 2);
     } else if (l4_ != L4::kNone && !(l4_ == L4::kUdp && udp_nocsum_)) {
@@ -220,7 +242,7 @@ Bytes Pkt::l4_bytes() const {
         }
         uint16_t c = csum::finish(csum::partial(b.data(), b.size(), sum));
         if (l4_ == L4::kUdp && c == 0) c = 0xffff;
-        const size_t ck_off = l4_ == L4::kTcp ? 16 : l4_ == L4::kUdp ? 6 : 2;
+        const size_t ck_off = l4_ == L4::kTcp ? 16 : l4_ == L4::kUdp ? 6 : 2;  // ICMPv6: 2
         std::memcpy(&b[ck_off], &c, 2);
     }
     return b;
@@ -283,7 +305,8 @@ Bytes Pkt::bytes() const {
         if (total_len_override_ >= 0) set16(b, ip_off + 4, uint16_t(total_len_override_));
     } else if (has_ip_) {
         const size_t ip_off = b.size();
-        b.insert(b.end(), {0x45, 0, 0, 0, 0x12, 0x34});
+        b.insert(b.end(), {0x45, 0, 0, 0});
+        put16(b, ident_);
         put16(b, frag_);
         b.push_back(ttl_);
         b.push_back(l4_proto() == 59 ? 1 : l4_proto());

@@ -28,6 +28,10 @@ public:
     Pkt& ext(uint8_t type, uint8_t len8 = 1, uint8_t segments_left = 0);
     // IPv4 flags/fragment offset word (host order), e.g. 0x2000 = MF.
     Pkt& frag(uint16_t flags_offset);
+    Pkt& ident(uint16_t id); // IPv4 identification (default 0x1234)
+    Pkt& window(uint16_t w); // TCP window (default 65535)
+    // An ICMP (type 3 / ICMPv6 type 1 style) error of `type`/`code` quoting `quoted`.
+    Pkt& icmp_error(uint8_t type, uint8_t code, const Bytes& quoted);
     Pkt& tcp(uint16_t sport, uint16_t dport, uint8_t flags, uint32_t seq = 1000, uint32_t ack = 0);
     Pkt& udp(uint16_t sport, uint16_t dport);
     Pkt& udp_no_checksum();
@@ -50,7 +54,7 @@ public:
 private:
     uint8_t l4_proto() const;
     std::vector<uint8_t> l4_bytes() const;
-    enum class L4 { kNone, kTcp, kUdp, kIcmp, kArp, kSctp, kNd };
+    enum class L4 { kNone, kTcp, kUdp, kIcmp, kArp, kSctp, kNd, kIcmpErr };
     MacAddr src_mac_, dst_mac_;
     uint16_t ethertype_ = 0;
     int vlan_ = -1;
@@ -66,6 +70,9 @@ private:
     IpAddr src_, dst_;
     uint8_t ttl_ = 64;
     uint16_t frag_ = 0x4000; // DF
+    uint16_t ident_ = 0x1234;
+    uint16_t window_ = 65535;
+    uint8_t err_type_ = 0, err_code_ = 0;
     L4 l4_ = L4::kNone;
     uint16_t sport_ = 0, dport_ = 0;
     uint8_t flags_ = 0;
