@@ -183,41 +183,54 @@ std::unique_ptr<Snapshot> compile(const Config& cfg, const std::vector<PortBindi
 
     for (const auto& svc : cfg.services) {
         if (svc.type == "ExternalName" || svc.clusterIP == "None") continue;
-        for (const auto& sp : svc.ports) {
-            auto rt = std::make_unique<ServicePortRt>();
-            rt->name = svc.key() + ":" + (sp.name.empty() ? std::to_string(sp.port) : sp.name);
-            rt->proto = protocol_number(sp.protocol);
-            for (const auto& u : usable_backends(cfg, svc, sp)) {
-                BackendRt b;
-                b.addr = u.addr;
-                b.port = u.port;
-                b.weight = u.weight;
-                b.terminating = u.terminating;
-                b.id = backend_identity(u.addr, u.port);
-                if (!egress(u.addr, b)) continue; // unreachable: no route (counted at compile)
-                rt->backends.push_back(b);
-            }
-            std::stable_sort(rt->backends.begin(), rt->backends.end(),
-                             [](const BackendRt& a, const BackendRt& b) { return a.id < b.id; });
-            std::vector<MaglevBackend> mb;
-            for (const auto& b : rt->backends) mb.push_back({b.id, b.weight});
-            rt->maglev = maglev_build(mb, maglev_table_size(mb.size()));
-            ServicePortRt& added = snap->add_service_port(std::move(rt));
-            const uint32_t idx = added.index;
-            const uint8_t proto = added.proto;
+        // One table per (service port, family): a dual-stack service's IPv4 frontends
+        // choose among its IPv4 endpoints, its IPv6 frontends among its IPv6 ones.
+        std::vector<Family> families;
+        for (const auto& f : svc.ipFamilies) families.push_back(f == "IPv6" ? Family::kV6 : Family::kV4);
+        if (families.empty())
             for (const auto& ip : svc.clusterIPs)
-                if (auto a = parse_ip(ip)) snap->add_frontend(*a, proto, uint16_t(sp.port), idx);
-            for (const auto& ip : svc.externalIPs)
-                if (auto a = parse_ip(ip)) snap->add_frontend(*a, proto, uint16_t(sp.port), idx);
-            if ((svc.type == "NodePort" || svc.type == "LoadBalancer") && sp.nodePort > 0)
-                for (const auto& n : nodes) snap->add_frontend(n, proto, uint16_t(sp.nodePort), idx);
-            const bool ours = svc.loadBalancerClass.empty() ? cfg.cluster.defaultLoadBalancer
-                                                            : svc.loadBalancerClass == cfg.cluster.loadBalancerClass;
-            if (svc.type == "LoadBalancer" && ours)
-                for (const auto& ing : svc.ingress) {
-                    if (ing.ipMode == "Proxy") continue;
-                    if (auto a = parse_ip(ing.ip)) snap->add_frontend(*a, proto, uint16_t(sp.port), idx);
+                if (auto a = parse_ip(ip)) families.push_back(a->family);
+        const bool ours = svc.loadBalancerClass.empty() ? cfg.cluster.defaultLoadBalancer
+                                                        : svc.loadBalancerClass == cfg.cluster.loadBalancerClass;
+        for (const auto& sp : svc.ports) {
+            const std::vector<UsableBackend> usable = usable_backends(cfg, svc, sp);
+            for (const Family fam : families) {
+                auto rt = std::make_unique<ServicePortRt>();
+                rt->name = svc.key() + ":" + (sp.name.empty() ? std::to_string(sp.port) : sp.name) +
+                           (families.size() > 1 && fam == Family::kV6 ? " (IPv6)" : "");
+                rt->proto = protocol_number(sp.protocol);
+                for (const auto& u : usable) {
+                    if (u.addr.family != fam) continue;
+                    BackendRt b;
+                    b.addr = u.addr;
+                    b.port = u.port;
+                    b.weight = u.weight;
+                    b.terminating = u.terminating;
+                    b.id = backend_identity(u.addr, u.port);
+                    if (!egress(u.addr, b)) continue; // no route to it: not usable
+                    rt->backends.push_back(b);
                 }
+                std::stable_sort(rt->backends.begin(), rt->backends.end(),
+                                 [](const BackendRt& a, const BackendRt& b) { return a.id < b.id; });
+                std::vector<MaglevBackend> mb;
+                for (const auto& b : rt->backends) mb.push_back({b.id, b.weight});
+                rt->maglev = maglev_build(mb, maglev_table_size(mb.size()));
+                ServicePortRt& added = snap->add_service_port(std::move(rt));
+                const uint32_t idx = added.index;
+                const uint8_t proto = added.proto;
+                auto frontend = [&](const std::string& ip, int32_t port) {
+                    if (auto a = parse_ip(ip); a && a->family == fam)
+                        snap->add_frontend(*a, proto, uint16_t(port), idx);
+                };
+                for (const auto& ip : svc.clusterIPs) frontend(ip, sp.port);
+                for (const auto& ip : svc.externalIPs) frontend(ip, sp.port);
+                if ((svc.type == "NodePort" || svc.type == "LoadBalancer") && sp.nodePort > 0)
+                    for (const auto& n : nodes)
+                        if (n.family == fam) snap->add_frontend(n, proto, uint16_t(sp.nodePort), idx);
+                if (svc.type == "LoadBalancer" && ours)
+                    for (const auto& ing : svc.ingress)
+                        if (ing.ipMode != "Proxy") frontend(ing.ip, sp.port);
+            }
         }
     }
     snap->finalize();

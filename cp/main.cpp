@@ -63,8 +63,13 @@ std::vector<std::string> eal_args(const Config& cfg) {
     const Appliance& a = cfg.appliance;
     std::string lcores = std::to_string(a.mainLcore);
     for (uint32_t w : a.workerLcores) lcores += "," + std::to_string(w);
-    std::vector<std::string> args{"svclb", "-l", lcores, "--main-lcore", std::to_string(a.mainLcore),
-                                  "--no-pci", "--log-level=*:notice"};
+    // appliance.eal may map lcores to CPUs itself (--lcores=0@0,1@1,2@0: more workers
+    // than CPUs in tests); then -l would conflict with it and is left out.
+    bool mapped = false;
+    for (const auto& e : a.ealArgs) mapped |= e.rfind("--lcores", 0) == 0;
+    std::vector<std::string> args{"svclb"};
+    if (!mapped) args.insert(args.end(), {"-l", lcores});
+    args.insert(args.end(), {"--main-lcore", std::to_string(a.mainLcore), "--no-pci", "--log-level=*:notice"});
     for (const auto& p : a.ports) args.push_back("--vdev=" + p.device);
     if (a.hugepages) {
         args.push_back("--in-memory");

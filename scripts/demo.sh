@@ -2,11 +2,12 @@
 # SPDX-License-Identifier: Apache-2.0
 # svclb demo, as root on a fresh Debian 12 machine:
 #   installs dependencies, builds, creates the "svd" namespace topology (scripts/netns.sh),
-#   starts three-plus-one backends and svclb with config/demo.conf, sends 30 HTTP and
-#   30 UDP requests to the ClusterIP 198.18.0.10 from the client namespace, and prints
-#   which backend answered each. Everything is torn down on exit.
+#   starts three-plus-one backends and svclb with config/demo.conf (a dual-stack service),
+#   sends 30 HTTP and 30 UDP requests to each of its clusterIPs, 198.18.0.10 and
+#   2001:db8:ffff::10, from the client namespace, and prints which backend answered each.
+#   Everything is torn down on exit.
 # Exit 0 only if every request was answered and at least two backends answered each
-# protocol. Nothing is written into the repository except the build directory.
+# protocol in each family. Nothing is written into the repository except the build directory.
 # shellcheck disable=SC2317  # functions run from traps
 set -euo pipefail
 
@@ -17,6 +18,7 @@ PREFIX=svd
 CONF=config/demo.conf
 LOG=/tmp/$PREFIX-svclb.log
 VIP=198.18.0.10
+VIP6=2001:db8:ffff::10
 N=30
 WAIT_S=30
 AF_PACKET="net_af_packet0,iface=lb0"
@@ -79,7 +81,7 @@ fi
 say "topology (namespaces $PREFIX-*) and backends"
 scripts/netns.sh up "$PREFIX"
 scripts/netns.sh servers "$PREFIX" start
-echo "client $PREFIX-c 198.51.100.10, backends $PREFIX-b1..b4 198.51.100.11-14, appliance $PREFIX-lb (lb0)"
+echo "client $PREFIX-c 198.51.100.10 / 2001:db8:100::10, backends $PREFIX-b1..b4 198.51.100.11-14 / 2001:db8:100::11-14, appliance $PREFIX-lb (lb0)"
 
 # Starts svclb with config $1; returns 0 once "svclbctl stats" answers, 1 if svclb
 # exits first, 2 on timeout.
@@ -116,27 +118,34 @@ else
   fi
 fi
 
-say "$N HTTP requests: curl http://$VIP/id (from $PREFIX-c)"
-declare -A HTTP=() UDP=()
-http_fail=0
-for ((i = 0; i < N; i++)); do
-  if a=$(ip netns exec "$PREFIX-c" curl -s --max-time 3 "http://$VIP/id") && [[ "$a" =~ ^b[0-9]+$ ]]; then
-    HTTP[$a]=$((${HTTP[$a]:-0} + 1))
-  else
-    http_fail=$((http_fail + 1))
-  fi
-done
+# Answers per "backend,column"; columns: http4 http6 udp4 udp6.
+declare -A ANS=() FAIL=()
 
-say "$N UDP requests to $VIP:53 (from $PREFIX-c, one source port each)"
-udp_out=$(ip netns exec "$PREFIX-c" timeout 120 "$PY" - "$VIP" "$N" <<'PYEOF' || true
+# http_round COLUMN URL CURL-ARGS...: N requests, one connection each.
+http_round() {
+  local col=$1 url=$2 i a
+  shift 2
+  for ((i = 0; i < N; i++)); do
+    if a=$(ip netns exec "$PREFIX-c" curl "$@" -s --max-time 3 "$url") && [[ "$a" =~ ^b[0-9]+$ ]]; then
+      ANS[$a,$col]=$((${ANS[$a,$col]:-0} + 1))
+    else
+      FAIL[$col]=$((${FAIL[$col]:-0} + 1))
+    fi
+  done
+}
+
+# udp_round COLUMN VIP: N datagrams, one source port each.
+udp_round() {
+  local col=$1 vip=$2 out a seen=0
+  out=$(ip netns exec "$PREFIX-c" timeout 120 "$PY" - "$vip" "$N" <<'PYEOF' || true
 import socket, sys
 vip, n = sys.argv[1], int(sys.argv[2])
+fam = socket.AF_INET6 if ":" in vip else socket.AF_INET
 for i in range(n):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s = socket.socket(fam, socket.SOCK_DGRAM)
     s.settimeout(2)
     payload = "demo-%d" % i
     try:
-        s.bind(("198.51.100.10", 0))
         s.sendto(payload.encode(), (vip, 53))
         data = s.recv(2048).decode(errors="replace")
         name, sep, rest = data.partition(":")
@@ -147,32 +156,50 @@ for i in range(n):
         s.close()
 PYEOF
 )
-udp_fail=0
-udp_seen=0
-while read -r a; do
-  [[ -z "$a" ]] && continue
-  udp_seen=$((udp_seen + 1))
-  if [[ "$a" =~ ^b[0-9]+$ ]]; then UDP[$a]=$((${UDP[$a]:-0} + 1)); else udp_fail=$((udp_fail + 1)); fi
-done <<<"$udp_out"
-udp_fail=$((udp_fail + N - udp_seen))
+  while read -r a; do
+    [[ -z "$a" ]] && continue
+    seen=$((seen + 1))
+    if [[ "$a" =~ ^b[0-9]+$ ]]; then
+      ANS[$a,$col]=$((${ANS[$a,$col]:-0} + 1))
+    else
+      FAIL[$col]=$((${FAIL[$col]:-0} + 1))
+    fi
+  done <<<"$out"
+  FAIL[$col]=$((${FAIL[$col]:-0} + N - seen))
+}
+
+say "$N HTTP requests over IPv4: curl http://$VIP/id (from $PREFIX-c)"
+http_round http4 "http://$VIP/id"
+say "$N HTTP requests over IPv6: curl -g -6 http://[$VIP6]/id"
+http_round http6 "http://[$VIP6]/id" -g -6
+say "$N UDP requests to $VIP:53 and $N to [$VIP6]:53 (one source port each)"
+udp_round udp4 "$VIP"
+udp_round udp6 "$VIP6"
 
 say "answers per backend"
-printf '%-10s %14s %14s\n' backend "HTTP answers" "UDP answers"
+printf '%-10s %12s %12s %12s %12s\n' backend "HTTP IPv4" "HTTP IPv6" "UDP IPv4" "UDP IPv6"
 for b in b1 b2 b3 b4; do
-  printf '%-10s %14d %14d\n' "$b" "${HTTP[$b]:-0}" "${UDP[$b]:-0}"
+  printf '%-10s %12d %12d %12d %12d\n' "$b" "${ANS[$b,http4]:-0}" "${ANS[$b,http6]:-0}" \
+    "${ANS[$b,udp4]:-0}" "${ANS[$b,udp6]:-0}"
 done
-printf '%-10s %14d %14d\n' unanswered "$http_fail" "$udp_fail"
+printf '%-10s %12d %12d %12d %12d\n' unanswered "${FAIL[http4]:-0}" "${FAIL[http6]:-0}" \
+  "${FAIL[udp4]:-0}" "${FAIL[udp6]:-0}"
 
 say "$SVCLBCTL -s $SOCK stats"
 timeout 5 "$SVCLBCTL" -s "$SOCK" stats || echo "(svclbctl stats failed)"
 echo
 
 ok=1
-((http_fail == 0 && udp_fail == 0)) || { ok=0; echo "FAIL: $http_fail HTTP and $udp_fail UDP requests unanswered"; }
-((${#HTTP[@]} >= 2)) || { ok=0; echo "FAIL: HTTP answers came from ${#HTTP[@]} backend(s), want at least 2"; }
-((${#UDP[@]} >= 2)) || { ok=0; echo "FAIL: UDP answers came from ${#UDP[@]} backend(s), want at least 2"; }
+total=0
+for col in http4 http6 udp4 udp6; do
+  total=$((total + ${FAIL[$col]:-0}))
+  nb=0
+  for b in b1 b2 b3 b4; do ((${ANS[$b,$col]:-0} > 0)) && nb=$((nb + 1)); done
+  ((nb >= 2)) || { ok=0; echo "FAIL: $col answers came from $nb backend(s), want at least 2"; }
+done
+((total == 0)) || { ok=0; echo "FAIL: $total of $((4 * N)) requests unanswered"; }
 if ((ok)); then
-  echo; echo "demo OK: all $((2 * N)) requests answered by ${#HTTP[@]} (HTTP) / ${#UDP[@]} (UDP) backends"
+  echo; echo "demo OK: all $((4 * N)) requests (HTTP and UDP, IPv4 and IPv6) answered"
   exit 0
 fi
 echo "svclb log: $LOG"

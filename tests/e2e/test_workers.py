@@ -45,10 +45,12 @@ def two_workers():
         daemon.start()
         if not daemon.wait_ready(timeout=30):
             log = daemon.log_tail(30)
-            if eal and ("lcore 2 unavailable" in log or "invalid core list" in log):
+            full = daemon.log_tail(100000)  # EAL's usage text pushes its reason far up
+            if eal and ("lcore 2 unavailable" in full or "invalid core list" in full):
                 pytest.skip(f"{os.cpu_count()} CPUs: two workers need the EAL mapping "
                             f"'{LCORE_MAP}' (appliance.eal), and this svclb still passes its "
-                            f"own '-l 0,1,2', which EAL rejects\n{log}")
+                            f"own '-l 0,1,2' too, which EAL rejects (cp/main.cpp eal_args: "
+                            f"leave out -l when appliance.eal has --lcores)")
             pytest.fail(f"svclb with two workers did not answer stats within 30 s\n{log}")
         print(f"\n[e2e] two-worker svclb on {DEVICE}, eal {list(eal)}; logs in {tmp}")
         yield daemon

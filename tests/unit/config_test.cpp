@@ -91,13 +91,13 @@ TEST(ConfigGood, DemoConfLoadsAndValidates) {
     ASSERT_EQ(cfg->services.size(), 1u);
     const Service& web = cfg->services[0];
     EXPECT_EQ(web.key(), "demo/web");
-    EXPECT_EQ(web.clusterIPs, Strings{"198.18.0.10"});
+    EXPECT_EQ(web.clusterIPs, (Strings{"198.18.0.10", "2001:db8:ffff::10"})); // dual-stack
     EXPECT_EQ(web.ports[1].protocol, "UDP");
     EXPECT_EQ(web.ports[1].targetPort.num, 5300);
-    ASSERT_EQ(cfg->slices.size(), 1u);
+    ASSERT_EQ(cfg->slices.size(), 2u); // one per address family
     EXPECT_EQ(cfg->slices[0].service, "web");
     EXPECT_EQ(cfg->slices[0].endpoints.size(), 3u);
-    EXPECT_EQ(cfg->appliance.snatAddresses, Strings{"198.51.100.2"});
+    EXPECT_EQ(cfg->appliance.snatAddresses, (Strings{"198.51.100.2", "2001:db8:100::2"}));
     EXPECT_EQ(cfg->appliance.idleBackoffUs, 200u);
     EXPECT_EQ(cfg->cluster.nodeNames, Strings{"appliance-1"});
 }
