@@ -4,7 +4,9 @@
 # scripts/loopback-testpmd.sh): one FullNAT TCP+UDP service at 198.18.0.10 with N
 # backends (198.51.100.3...), static neighbours for backends and clients (203.0.113.1-250;
 # connected, not behind `gateway`: see perf/bench_common.h). Addresses as in
-# perf/bench_common.h and scripts/gen-flows-pcap.py.
+# perf/bench_common.h and scripts/gen-flows-pcap.py. Every neighbour's MAC is --peer-mac:
+# the sink (net_null) in bench.sh, testpmd's virtio_user port in the loopback, so all
+# translated packets go back to it. svclb's port MAC is fixed (02:00:00:00:00:01).
 #   e2e_config.py --rx DEVARGS [--tx DEVARGS] --socket PATH [--backends 100]
 #                 [--peer-mac MAC] [--vip-cidr CIDR --vip IP] [--client-net CIDR]
 import argparse
@@ -20,8 +22,6 @@ ap.add_argument("--vip", default="198.18.0.10")
 ap.add_argument("--client-net", default="203.0.113.254/24",
                 help="our address on the clients' subnet (clients are .1-.250 of it)")
 ap.add_argument("--client-gw", help="clients are off-link behind this neighbour instead")
-ap.add_argument("--txonly-clients", type=int, metavar="LCORE",
-                help="clients are testpmd txonly --txonly-multi-flow sources: VIP | X << 8, + LCORE")
 ap.add_argument("--lcores", default="main = 0; workers = [ 1 ];")
 ap.add_argument("--flows", type=int, default=1048576)
 ap.add_argument("--memory", type=int, default=1024)
@@ -43,11 +43,7 @@ if a.tx:
 neigh = ['{ ip = "%s"; mac = "%s"; port = "%s"; }' % (backend_ip(i), a.peer_mac, bports)
          for i in range(a.backends)]
 net = a.client_net.split("/")[0].rsplit(".", 1)[0]
-if a.txonly_clients is not None:
-    o = a.vip.split(".")
-    neigh += ['{ ip = "%s.%s.%d.%d"; mac = "%s"; port = "p0"; }' % (o[0], o[1], x | int(o[2]), int(o[3]) + a.txonly_clients, a.peer_mac)
-              for x in range(256)]
-elif a.client_gw:
+if a.client_gw:
     neigh.append('{ ip = "%s"; mac = "%s"; port = "p0"; }' % (a.client_gw, a.peer_mac))
 else:
     neigh += ['{ ip = "%s.%d"; mac = "%s"; port = "p0"; }' % (net, k, a.peer_mac) for k in range(1, 251)]

@@ -5,7 +5,7 @@
 #   2. pipeline cost in process (build/perf/pipeline_bench) + instructions/packet (callgrind)
 #   3. end to end through DPDK ports on one worker core: svclb vs dpdk-testpmd 5tswap on
 #      the same pcap, same core, same run -> ratio
-#   4. (--loopback) scripts/loopback-testpmd.sh (not yet returning packets: docs/performance.md)
+#   4. scripts/loopback-testpmd.sh: svclb and testpmd over vhost-user (--no-loopback skips it)
 # Writes perf/results/latest.json and perf/results/latest.png, prints a table.
 # Sets up hugepages (idempotent) and restores the previous nr_hugepages at exit.
 #   scripts/bench.sh [--quick] [--loopback|--no-loopback] [--no-build] [--out DIR]
@@ -29,7 +29,7 @@ while (($#)); do
   esac
   shift
 done
-[[ $LOOPBACK == auto ]] && LOOPBACK=0  # on by default once the loopback returns packets
+[[ $LOOPBACK == auto ]] && LOOPBACK=1  # on by default once the loopback returns packets
 [[ $(id -u) -eq 0 ]] || { echo "bench.sh: run as root (hugepages, DPDK)" >&2; exit 1; }
 
 WORK=$(mktemp -d /tmp/svclb-bench.XXXXXX)
