@@ -66,7 +66,7 @@ pending = list(range(n))
 while pending:
     batch = [start(i) for i in pending[:par]]
     pending = pending[par:]
-    deadline = time.monotonic() + 8
+    deadline = time.monotonic() + 15
     live = {c["p"].stdout.fileno(): c for c in batch}
     while live and time.monotonic() < deadline:
         r, _, _ = select.select(list(live), [], [], 0.2)
@@ -189,7 +189,11 @@ def test_sctp_associations_through_vip(appliance, family):
     n = 8
     base, lenbase = (24000, 40) if family == "IPv4" else (24100, 60)
     icmp0 = icmp_unreachables()
-    res = ns_python(NS_C, SCTP_CLIENT, (vip, str(SCTP_PORT), str(base), str(n), str(lenbase), "8"),
+    # One client process at a time: usrsctp runs over raw sockets, so every SCTP process in
+    # the client namespace sees every packet, and a sibling answers another's INIT ACK with
+    # an "out of the blue" ABORT that kills the association at the backend (seen in
+    # captures). Sequential clients keep the test about svclb.
+    res = ns_python(NS_C, SCTP_CLIENT, (vip, str(SCTP_PORT), str(base), str(n), str(lenbase), "1"),
                     timeout=120)
     assert len(res) == n
     logs = sctp_log_messages()
