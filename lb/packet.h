@@ -185,7 +185,13 @@ inline void nat_apply6(rte_ipv6_hdr* ip, uint8_t* l4, uint8_t proto, const uint8
 // checksum field zero, stored in the byte order the reflected algorithm produces (the
 // little-endian image of the inverted CRC). rte_hash_crc computes CRC32c.
 inline uint32_t sctp_crc32c(const uint8_t* sctp, uint32_t len) noexcept {
-    return ~rte_hash_crc(sctp, len, 0xffffffffu);
+    // rte_hash_crc reads 64-bit words: bring the pointer to an 8-byte boundary first.
+    uint32_t crc = 0xffffffffu;
+    while (len && (reinterpret_cast<uintptr_t>(sctp) & 7)) {
+        crc = rte_hash_crc_1byte(*sctp++, crc);
+        len--;
+    }
+    return ~rte_hash_crc(sctp, len, crc);
 }
 inline void sctp_set_checksum(uint8_t* sctp, uint32_t len) noexcept {
     std::memset(sctp + 8, 0, 4);

@@ -112,9 +112,12 @@ void Snapshot::finalize() {
     p6.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
     local6_ = rte_hash_create(&p6);
     if (!local6_) throw std::runtime_error("cannot create the IPv6 local hash: " + std::string(rte_strerror(rte_errno)));
-    for (size_t i = 0; i < locals.size(); i++)
-        if (locals[i].addr.is_v6())
-            rte_hash_add_key_data(local6_, locals[i].addr.bytes.data(), reinterpret_cast<void*>(uintptr_t(i)));
+    for (size_t i = 0; i < locals.size(); i++) {
+        if (!locals[i].addr.is_v6()) continue;
+        alignas(8) uint8_t key[16]; // rte_hash_crc reads 64-bit words
+        std::memcpy(key, locals[i].addr.bytes.data(), 16);
+        rte_hash_add_key_data(local6_, key, reinterpret_cast<void*>(uintptr_t(i)));
+    }
 
     routes_ = pending_routes_;
     std::stable_sort(routes_.begin(), routes_.end(),
