@@ -126,12 +126,6 @@ void Snapshot::finalize() {
     pending_routes_.clear();
 }
 
-int32_t Snapshot::lookup_local4(uint32_t dst_be) const noexcept {
-    uint32_t v;
-    if (rte_lpm_lookup(local4_, rte_be_to_cpu_32(dst_be), &v) != 0) return -1;
-    return v == 0xffffff ? kUnallocated : int32_t(v);
-}
-
 int32_t Snapshot::lookup_local6(const uint8_t* dst) const noexcept {
     alignas(8) uint8_t key[16];
     std::memcpy(key, dst, 16);

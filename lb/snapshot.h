@@ -15,8 +15,10 @@
 #include "lb/addr.h"
 #include "lb/counters.h"
 
+#include <rte_byteorder.h>
+#include <rte_lpm.h>
+
 struct rte_hash;
-struct rte_lpm;
 
 namespace svclb {
 
@@ -111,7 +113,11 @@ public:
     // Runs on: worker lcore. Local address entry for an IPv4 destination (network order):
     // >= 0 index into locals; kUnallocated for a service-CIDR address nobody owns; -1 none.
     static constexpr int32_t kUnallocated = -2;
-    int32_t lookup_local4(uint32_t dst_be) const noexcept;
+    int32_t lookup_local4(uint32_t dst_be) const noexcept {
+        uint32_t v;
+        if (rte_lpm_lookup(local4_, rte_be_to_cpu_32(dst_be), &v) != 0) return -1;
+        return v == 0xffffff ? kUnallocated : int32_t(v);
+    }
     // Runs on: worker lcore. Same for an IPv6 destination (16 bytes, network order).
     int32_t lookup_local6(const uint8_t* dst) const noexcept;
     // Runs on: worker lcore. Service port for a frontend, or nullptr.

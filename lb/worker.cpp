@@ -114,13 +114,14 @@ void Worker::free_dropped() noexcept {
     ndropped_ = 0;
 }
 
+// Counted when the buffer goes to the PMD (what it refuses is counted as tx_full).
 void Worker::tx(uint16_t port, rte_mbuf* m) noexcept {
-    counters_.ev(Ev::kTx);
-    rte_eth_tx_buffer(port, index_, txbuf_[port], m);
+    if (const uint16_t sent = rte_eth_tx_buffer(port, index_, txbuf_[port], m)) counters_.ev(Ev::kTx, sent);
 }
 
 void Worker::flush_tx() noexcept {
-    for (uint16_t p : dp_.ports()) rte_eth_tx_buffer_flush(p, index_, txbuf_[p]);
+    for (uint16_t p : dp_.ports())
+        if (const uint16_t sent = rte_eth_tx_buffer_flush(p, index_, txbuf_[p])) counters_.ev(Ev::kTx, sent);
 }
 
 void Worker::to_control(rte_mbuf* m, uint8_t kind) noexcept {
