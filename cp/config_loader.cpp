@@ -19,27 +19,7 @@ namespace {
 
 using libconfig::Setting;
 
-// Go's %q for the characters a config file can hold.
-std::string quote(const std::string& s) {
-    std::string out = "\"";
-    for (unsigned char c : s) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += char(c);
-        } else if (c == '\n') {
-            out += "\\n";
-        } else if (c == '\t') {
-            out += "\\t";
-        } else if (c < 0x20 || c == 0x7f) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02x", c);
-            out += buf;
-        } else {
-            out += char(c);
-        }
-    }
-    return out + "\"";
-}
+std::string quote(const std::string& s) { return go_quote(s); }
 
 bool is_int(const Setting& s) {
     return s.getType() == Setting::TypeInt || s.getType() == Setting::TypeInt64;

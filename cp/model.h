@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace svclb::cp {
@@ -28,6 +29,10 @@ struct ConfigError {
     std::string str() const;
 };
 using Errors = std::vector<ConfigError>;
+
+// Go's %q for the characters a config file can hold: the quoting of values in the API
+// server's messages ("Invalid value: \"Web\": ...").
+std::string go_quote(std::string_view s);
 
 // ---- Kubernetes objects --------------------------------------------------------------
 

@@ -6,7 +6,7 @@
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 
-#include "lb/checksum.h"
+#include "lb/packet.h"
 
 namespace svclb::cp {
 
@@ -79,25 +79,34 @@ void NeighbourResolver::configure(const Config& cfg, const std::vector<PortBindi
     announced_ = std::move(now_owned);
 }
 
-void NeighbourResolver::send_arp(uint16_t port, uint16_t op, const IpAddr& sip, const MacAddr& tha,
-                                 const IpAddr& tip) {
+uint8_t* NeighbourResolver::new_frame(uint16_t port, const MacAddr& dst, uint16_t ethertype, size_t len,
+                                      rte_mbuf** out) {
     rte_mbuf* m = rte_pktmbuf_alloc(dp_.pool());
-    if (!m) return;
+    if (!m) return nullptr;
     const uint16_t vlan = dp_.port_vlan(port);
     const size_t l2 = sizeof(rte_ether_hdr) + (vlan ? sizeof(rte_vlan_hdr) : 0);
-    auto* eth = reinterpret_cast<rte_ether_hdr*>(rte_pktmbuf_append(m, uint16_t(l2 + sizeof(rte_arp_hdr))));
-    const MacAddr mine = dp_.port_mac(port);
-    std::memset(eth->dst_addr.addr_bytes, 0xff, 6);
-    std::memcpy(eth->src_addr.addr_bytes, mine.b.data(), 6);
+    auto* eth = reinterpret_cast<rte_ether_hdr*>(rte_pktmbuf_append(m, uint16_t(l2 + len)));
+    std::memcpy(eth->dst_addr.addr_bytes, dst.b.data(), 6);
+    std::memcpy(eth->src_addr.addr_bytes, dp_.port_mac(port).b.data(), 6);
     if (vlan) {
         eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_VLAN);
         auto* vh = reinterpret_cast<rte_vlan_hdr*>(eth + 1);
         vh->vlan_tci = rte_cpu_to_be_16(vlan);
-        vh->eth_proto = RTE_BE16(RTE_ETHER_TYPE_ARP);
+        vh->eth_proto = rte_cpu_to_be_16(ethertype);
     } else {
-        eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_ARP);
+        eth->ether_type = rte_cpu_to_be_16(ethertype);
     }
-    auto* arp = reinterpret_cast<rte_arp_hdr*>(reinterpret_cast<uint8_t*>(eth) + l2);
+    *out = m;
+    return reinterpret_cast<uint8_t*>(eth) + l2;
+}
+
+void NeighbourResolver::send_arp(uint16_t port, uint16_t op, const IpAddr& sip, const MacAddr& tha,
+                                 const IpAddr& tip) {
+    const MacAddr bcast{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
+    rte_mbuf* m;
+    auto* arp = reinterpret_cast<rte_arp_hdr*>(new_frame(port, bcast, RTE_ETHER_TYPE_ARP, sizeof(rte_arp_hdr), &m));
+    if (!arp) return;
+    const MacAddr mine = dp_.port_mac(port);
     arp->arp_hardware = RTE_BE16(RTE_ARP_HRD_ETHER);
     arp->arp_protocol = RTE_BE16(RTE_ETHER_TYPE_IPV4);
     arp->arp_hlen = 6;
@@ -111,13 +120,7 @@ void NeighbourResolver::send_arp(uint16_t port, uint16_t op, const IpAddr& sip, 
 }
 
 void NeighbourResolver::send_nd(uint16_t port, bool solicitation, const IpAddr& src, const IpAddr& target) {
-    rte_mbuf* m = rte_pktmbuf_alloc(dp_.pool());
-    if (!m) return;
-    const uint16_t vlan = dp_.port_vlan(port);
-    const size_t l2 = sizeof(rte_ether_hdr) + (vlan ? sizeof(rte_vlan_hdr) : 0);
     constexpr size_t kIcmpLen = 32; // 24 bytes of NS/NA and one link-layer address option
-    auto* eth = reinterpret_cast<rte_ether_hdr*>(
-        rte_pktmbuf_append(m, uint16_t(l2 + sizeof(rte_ipv6_hdr) + kIcmpLen)));
     const MacAddr mine = dp_.port_mac(port);
     // Destination: the solicited-node group ff02::1:ffXX:XXXX, or all nodes ff02::1.
     uint8_t dst[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01};
@@ -126,18 +129,11 @@ void NeighbourResolver::send_nd(uint16_t port, bool solicitation, const IpAddr& 
         dst[12] = 0xff;
         std::memcpy(dst + 13, target.bytes.data() + 13, 3);
     }
-    const uint8_t mcast_mac[6] = {0x33, 0x33, dst[12], dst[13], dst[14], dst[15]};
-    std::memcpy(eth->dst_addr.addr_bytes, mcast_mac, 6);
-    std::memcpy(eth->src_addr.addr_bytes, mine.b.data(), 6);
-    if (vlan) {
-        eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_VLAN);
-        auto* vh = reinterpret_cast<rte_vlan_hdr*>(eth + 1);
-        vh->vlan_tci = rte_cpu_to_be_16(vlan);
-        vh->eth_proto = RTE_BE16(RTE_ETHER_TYPE_IPV6);
-    } else {
-        eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV6);
-    }
-    auto* ip6 = reinterpret_cast<rte_ipv6_hdr*>(reinterpret_cast<uint8_t*>(eth) + l2);
+    const MacAddr mcast{{0x33, 0x33, dst[12], dst[13], dst[14], dst[15]}};
+    rte_mbuf* m;
+    auto* ip6 = reinterpret_cast<rte_ipv6_hdr*>(
+        new_frame(port, mcast, RTE_ETHER_TYPE_IPV6, sizeof(rte_ipv6_hdr) + kIcmpLen, &m));
+    if (!ip6) return;
     ip6->vtc_flow = RTE_BE32(6u << 28);
     ip6->payload_len = RTE_BE16(kIcmpLen);
     ip6->proto = IPPROTO_ICMPV6;
@@ -152,10 +148,7 @@ void NeighbourResolver::send_nd(uint16_t port, bool solicitation, const IpAddr& 
     icmp[24] = solicitation ? 1 : 2; // source / target link-layer address
     icmp[25] = 1;
     std::memcpy(icmp + 26, mine.b.data(), 6);
-    uint32_t sum = csum::partial(ip6->src_addr, 32);
-    const uint16_t plen_proto[4] = {0, RTE_BE16(kIcmpLen), 0, RTE_BE16(IPPROTO_ICMPV6)};
-    sum = csum::partial(plen_proto, sizeof plen_proto, sum);
-    const uint16_t ck = csum::finish(csum::partial(icmp, kIcmpLen, sum));
+    const uint16_t ck = icmp6_checksum(ip6, icmp, kIcmpLen);
     std::memcpy(icmp + 2, &ck, 2);
     if (dp_.send(m, port)) requests_sent_++;
 }

@@ -63,6 +63,9 @@ private:
         MacAddr mac;
     };
     void probe(const IpAddr& target, Entry& e, uint64_t now_ms);
+    // A frame for `port` (its MAC as source, its VLAN tag if any) with `len` bytes of
+    // payload after the Ethernet header; returns the payload (nullptr: no mbuf).
+    uint8_t* new_frame(uint16_t port, const MacAddr& dst, uint16_t ethertype, size_t len, rte_mbuf** out);
     void send_arp(uint16_t port, uint16_t op, const IpAddr& sip, const MacAddr& tha, const IpAddr& tip);
     // IPv6 neighbour discovery (RFC 4861): a solicitation to the target's solicited-node
     // multicast group, or an unsolicited advertisement to all nodes.

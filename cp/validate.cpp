@@ -24,26 +24,7 @@ namespace {
 
 // ---- error formatting (apimachinery field.Error bodies) ---------------------------------
 
-std::string quote(std::string_view s) {
-    std::string out = "\"";
-    for (unsigned char c : s) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += char(c);
-        } else if (c == '\n') {
-            out += "\\n";
-        } else if (c == '\t') {
-            out += "\\t";
-        } else if (c < 0x20 || c == 0x7f) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02x", c);
-            out += buf;
-        } else {
-            out += char(c);
-        }
-    }
-    return out + "\"";
-}
+std::string quote(std::string_view s) { return go_quote(s); }
 
 std::string quote_list(const std::vector<std::string>& v) {
     std::string out = "[";

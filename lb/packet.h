@@ -134,6 +134,22 @@ struct NatDelta {
     uint16_t l4 = 0; // TCP/UDP checksum term (pseudo-header addresses and ports)
 };
 
+// The L4 half of nat_apply4/6: ports, and the TCP/UDP checksum with the flow's term. A
+// UDP checksum of 0 ("none") stays 0; a computed 0 is sent as 0xffff (RFC 768). SCTP's
+// CRC is recomputed by the caller.
+inline void nat_apply_l4(uint8_t* l4, uint8_t proto, uint16_t sport, uint16_t dport, uint16_t delta) noexcept {
+    std::memcpy(l4, &sport, 2);
+    std::memcpy(l4 + 2, &dport, 2);
+    if (proto == IPPROTO_SCTP) return;
+    uint8_t* ckp = l4 + (proto == IPPROTO_TCP ? offsetof(rte_tcp_hdr, cksum) : offsetof(rte_udp_hdr, dgram_cksum));
+    uint16_t c;
+    std::memcpy(&c, ckp, 2);
+    if (proto == IPPROTO_UDP && c == 0) return;
+    c = csum_apply(c, delta);
+    if (proto == IPPROTO_UDP && c == 0) c = 0xffff;
+    std::memcpy(ckp, &c, 2);
+}
+
 // Runs on: worker lcore, at flow creation. Addresses of `alen` bytes (4 or 16) and ports
 // in network order, as in the packet.
 inline NatDelta nat_delta(const void* osrc, const void* odst, uint16_t osport, uint16_t odport, const void* nsrc,
@@ -153,16 +169,7 @@ inline void nat_apply4(rte_ipv4_hdr* ip, uint8_t* l4, uint8_t proto, uint32_t sr
     ip->hdr_checksum = csum_apply(ip->hdr_checksum, d.ip);
     ip->src_addr = src;
     ip->dst_addr = dst;
-    std::memcpy(l4, &sport, 2);
-    std::memcpy(l4 + 2, &dport, 2);
-    if (proto == IPPROTO_SCTP) return;
-    uint8_t* ckp = l4 + (proto == IPPROTO_TCP ? offsetof(rte_tcp_hdr, cksum) : offsetof(rte_udp_hdr, dgram_cksum));
-    uint16_t c;
-    std::memcpy(&c, ckp, 2);
-    if (proto == IPPROTO_UDP && c == 0) return; // UDP without checksum stays without
-    c = csum_apply(c, d.l4);
-    if (proto == IPPROTO_UDP && c == 0) c = 0xffff;
-    std::memcpy(ckp, &c, 2);
+    nat_apply_l4(l4, proto, sport, dport, d.l4);
 }
 
 inline void nat_apply6(rte_ipv6_hdr* ip, uint8_t* l4, uint8_t proto, const uint8_t* src, const uint8_t* dst,
@@ -170,15 +177,17 @@ inline void nat_apply6(rte_ipv6_hdr* ip, uint8_t* l4, uint8_t proto, const uint8
     ip->hop_limits--;
     std::memcpy(ip->src_addr, src, 16);
     std::memcpy(ip->dst_addr, dst, 16);
-    std::memcpy(l4, &sport, 2);
-    std::memcpy(l4 + 2, &dport, 2);
-    if (proto == IPPROTO_SCTP) return;
-    uint8_t* ckp = l4 + (proto == IPPROTO_TCP ? offsetof(rte_tcp_hdr, cksum) : offsetof(rte_udp_hdr, dgram_cksum));
-    uint16_t c;
-    std::memcpy(&c, ckp, 2);
-    c = csum_apply(c, d.l4);
-    if (proto == IPPROTO_UDP && c == 0) c = 0xffff;
-    std::memcpy(ckp, &c, 2);
+    nat_apply_l4(l4, proto, sport, dport, d.l4);
+}
+
+// The ICMPv6 checksum of `len` bytes at `icmp` (checksum field zero) under `ip6`'s
+// pseudo-header (RFC 4443 section 2.3), for messages svclb builds.
+inline uint16_t icmp6_checksum(const rte_ipv6_hdr* ip6, const uint8_t* icmp, uint32_t len) noexcept {
+    uint32_t sum = csum::partial(ip6->src_addr, 32); // source and destination, contiguous
+    const uint16_t len_next[4] = {rte_cpu_to_be_16(uint16_t(len >> 16)), rte_cpu_to_be_16(uint16_t(len)), 0,
+                                  RTE_BE16(IPPROTO_ICMPV6)};
+    sum = csum::partial(len_next, sizeof len_next, sum);
+    return csum::finish(csum::partial(icmp, len, sum));
 }
 
 // SCTP's checksum (RFC 9260 appendix A): CRC32c over the whole SCTP packet with the

@@ -781,10 +781,7 @@ void Worker::reject(CandT<A>& c, Drop why) noexcept {
             std::memcpy(ip6->dst_addr, client.bytes.data(), 16);
             icmp[0] = 1; // destination unreachable
             icmp[1] = 4; // port unreachable
-            uint32_t sum = csum::partial(ip6->src_addr, 32);
-            const uint16_t plen_proto[4] = {0, rte_cpu_to_be_16(uint16_t(icmp_len)), 0, RTE_BE16(IPPROTO_ICMPV6)};
-            sum = csum::partial(plen_proto, sizeof plen_proto, sum);
-            const uint16_t ck = csum::finish(csum::partial(icmp, icmp_len, sum));
+            const uint16_t ck = icmp6_checksum(ip6, icmp, icmp_len);
             std::memcpy(icmp + 2, &ck, 2);
         } else {
             auto* ip = reinterpret_cast<rte_ipv4_hdr*>(l3);
@@ -999,10 +996,7 @@ void Worker::handle_icmp6(const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint
         icmp[24] = 2; // target link-layer address
         icmp[25] = 1;
         std::memcpy(icmp + 26, mine.b.data(), 6);
-        uint32_t sum = csum::partial(ip6->src_addr, 32);
-        const uint16_t plen_proto[4] = {0, RTE_BE16(kNaLen), 0, RTE_BE16(IPPROTO_ICMPV6)};
-        sum = csum::partial(plen_proto, sizeof plen_proto, sum);
-        const uint16_t ck = csum::finish(csum::partial(icmp, kNaLen, sum));
+        const uint16_t ck = icmp6_checksum(ip6, icmp, kNaLen);
         std::memcpy(icmp + 2, &ck, 2);
         eth->dst_addr = eth->src_addr;
         std::memcpy(eth->src_addr.addr_bytes, mine.b.data(), 6);
