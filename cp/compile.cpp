@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <map>
+#include <functional>
 #include <stdexcept>
 
 #include "lb/maglev.h"
@@ -82,6 +83,27 @@ std::vector<IpAddr> node_addresses(const Config& cfg) {
 }
 
 namespace {
+
+// loadBalancerSourceRanges, or its annotation when the field is empty (Kubernetes'
+// precedence), whitespace trimmed.
+std::vector<std::string> source_ranges(const Service& svc) {
+    if (!svc.loadBalancerSourceRanges.empty()) return svc.loadBalancerSourceRanges;
+    std::vector<std::string> out;
+    auto it = svc.annotations.find("service.beta.kubernetes.io/load-balancer-source-ranges");
+    if (it == svc.annotations.end()) return out;
+    size_t pos = 0;
+    const std::string& v = it->second;
+    while (pos <= v.size()) {
+        size_t comma = v.find(',', pos);
+        if (comma == std::string::npos) comma = v.size();
+        std::string item = v.substr(pos, comma - pos);
+        item.erase(0, item.find_first_not_of(" \t"));
+        item.erase(item.find_last_not_of(" \t") + 1);
+        if (!item.empty()) out.push_back(item);
+        pos = comma + 1;
+    }
+    return out;
+}
 
 struct Iface {
     uint16_t port_id;
@@ -215,6 +237,18 @@ std::unique_ptr<Snapshot> compile(const Config& cfg, const std::vector<PortBindi
                 std::vector<MaglevBackend> mb;
                 for (const auto& b : rt->backends) mb.push_back({b.id, b.weight});
                 rt->maglev = maglev_build(mb, maglev_table_size(mb.size()));
+                if (svc.sessionAffinity == "ClientIP") rt->affinity_timeout_s = uint32_t(svc.affinityTimeoutSeconds.value_or(10800));
+                rt->stable_id = backend_identity(IpAddr{}, uint16_t(sp.port)) ^ std::hash<std::string>{}(rt->name + sp.protocol);
+                if (svc.type == "LoadBalancer") {
+                    for (const auto& c : source_ranges(svc))
+                        if (auto cidr = parse_cidr(c); cidr && cidr->addr.family == fam) rt->source_ranges.push_back(*cidr);
+                    for (const auto& ing : svc.ingress)
+                        if (auto a = parse_ip(ing.ip); a && ing.ipMode != "Proxy") rt->range_frontends.push_back(*a);
+                    // Ranges of the other family only: nobody of this family may connect.
+                    if (rt->source_ranges.empty() && !source_ranges(svc).empty()) {
+                        rt->source_ranges.push_back(Cidr{}); // family none: matches no client
+                    }
+                }
                 ServicePortRt& added = snap->add_service_port(std::move(rt));
                 const uint32_t idx = added.index;
                 const uint8_t proto = added.proto;

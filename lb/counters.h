@@ -30,6 +30,7 @@ namespace svclb {
     X(kNoService, "no_service", "no service for address/protocol/port")                     \
     X(kUnallocated, "unallocated", "service-CIDR address that no service owns")             \
     X(kNoEndpoints, "no_endpoints", "service has no usable endpoints")                      \
+    X(kSourceRange, "source_range", "client outside loadBalancerSourceRanges")              \
     X(kNoFlow, "no_flow", "TCP non-SYN packet without a flow")                              \
     X(kFlowTableFull, "flow_table_full", "flow table full: new connection refused")          \
     X(kNoSnatPort, "no_snat_port", "no free SNAT port for the backend")                     \
@@ -82,6 +83,8 @@ inline constexpr std::string_view drop_desc(Drop d) {
     X(kIcmpEchoReplies, "icmp_echo_replies", "ICMP echo replies sent")            \
     X(kToControl, "to_control", "packets handed to the control plane")            \
     X(kRedirected, "redirected", "packets handed to their owning worker")         \
+    X(kAffinityHits, "affinity_hits", "new connections sent to their client's affinity backend") \
+    X(kAffinityFull, "affinity_full", "affinity table full: connection balanced without an entry") \
     X(kRejectsSent, "rejects_sent", "TCP RST / ICMP port unreachable sent for refused packets") \
     X(kRejectsLimited, "rejects_limited", "refused packets dropped silently over the reply rate limit") \
     X(kIdleSleeps, "idle_sleeps", "idle back-off sleeps")

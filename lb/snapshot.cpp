@@ -23,6 +23,16 @@ int32_t ServicePortRt::find_backend(uint64_t id) const noexcept {
     return int32_t(it - backends.begin());
 }
 
+bool ServicePortRt::source_allowed(const IpAddr& dst, const IpAddr& client) const noexcept {
+    if (source_ranges.empty()) return true;
+    bool applies = false;
+    for (const auto& f : range_frontends) applies |= f == dst;
+    if (!applies) return true; // clusterIP, nodePort, externalIP: ranges do not apply
+    for (const auto& c : source_ranges)
+        if (c.contains(client)) return true;
+    return false;
+}
+
 Snapshot::Snapshot(uint64_t gen, int socket) : generation(gen), socket_id(socket) {}
 
 Snapshot::~Snapshot() {

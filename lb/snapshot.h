@@ -47,6 +47,16 @@ struct ServicePortRt {
     bool snat = true;            // FullNAT
     std::vector<BackendRt> backends; // sorted by id (stable); all usable ones
     std::vector<uint32_t> maglev;    // indices into backends; empty = no usable endpoint
+    // loadBalancerSourceRanges: applies to packets whose destination is one of
+    // `range_frontends` (the LoadBalancer ingress IPs); empty ranges = everyone.
+    std::vector<IpAddr> range_frontends;
+    std::vector<Cidr> source_ranges;
+    // ClientIP session affinity: seconds a client stays on its backend after its last new
+    // connection; 0 = off. `stable_id` names this service port across generations.
+    uint32_t affinity_timeout_s = 0;
+    uint64_t stable_id = 0;
+    // Runs on: worker lcore (new flows only). False when `client` may not use `dst`.
+    bool source_allowed(const IpAddr& dst, const IpAddr& client) const noexcept;
     // Runs on: any lcore. Index of the backend with identity `id`, or -1.
     int32_t find_backend(uint64_t id) const noexcept;
 };

@@ -4,12 +4,14 @@
 #include "lb/worker.h"
 
 #include <stdexcept>
+#include <type_traits>
 #include <string>
 
 #include <rte_arp.h>
 #include <rte_cycles.h>
 #include <rte_ether.h>
 #include <rte_ethdev.h>
+#include <rte_hash.h>
 #include <rte_hash_crc.h>
 #include <rte_icmp.h>
 #include <rte_ip.h>
@@ -49,6 +51,23 @@ FlowTableT<uint32_t>& Worker::table<uint32_t>() noexcept { return flows_; }
 template <>
 FlowTableT<Addr6>& Worker::table<Addr6>() noexcept { return flows6_; }
 
+struct alignas(8) AffinityKey {
+    uint64_t service_port; // ServicePortRt::stable_id
+    uint8_t addr[16];
+    uint8_t family;
+    uint8_t zero[7];
+};
+static_assert(std::has_unique_object_representations_v<AffinityKey>);
+static constexpr uint32_t kAffinityEntries = 65536;
+
+static AffinityKey affinity_key(const ServicePortRt& sp, const IpAddr& client) noexcept {
+    AffinityKey k{};
+    k.service_port = sp.stable_id;
+    std::memcpy(k.addr, client.bytes.data(), 16);
+    k.family = uint8_t(client.family);
+    return k;
+}
+
 static void tx_error_cb(rte_mbuf** pkts, uint16_t unsent, void* userdata) {
     auto* c = static_cast<LcoreCounters*>(userdata);
     c->drop(Drop::kTxFull, unsent);
@@ -68,6 +87,17 @@ Worker::Worker(Dataplane& dp, uint16_t index, uint32_t flow_capacity, uint32_t s
     // Any worker may hand this one a reply: multi-producer, single consumer.
     redirect_ = rte_ring_create(("redir" + n).c_str(), 1024, dp.config().socket_id, RING_F_SC_DEQ);
     if (!to_cp_ || !from_cp_ || !redirect_) throw std::runtime_error("cannot create worker rings");
+    rte_hash_parameters ap{};
+    const std::string an = "affinity" + n;
+    ap.name = an.c_str();
+    ap.entries = kAffinityEntries;
+    ap.key_len = sizeof(AffinityKey);
+    ap.hash_func = rte_hash_crc;
+    ap.socket_id = dp.config().socket_id;
+    affinity_ = rte_hash_create(&ap);
+    affinity_entries_ = static_cast<AffinityEntry*>(
+        rte_zmalloc_socket("affinity", sizeof(AffinityEntry) * kAffinityEntries, 0, dp.config().socket_id));
+    if (!affinity_ || !affinity_entries_) throw std::runtime_error("cannot create the affinity table");
     uint16_t maxport = 0;
     for (uint16_t p : dp.ports()) maxport = std::max<uint16_t>(maxport, p);
     txbuf_.assign(maxport + 1, nullptr);
@@ -100,6 +130,8 @@ Worker::~Worker() {
     rte_ring_free(to_cp_);
     rte_ring_free(from_cp_);
     rte_ring_free(redirect_);
+    rte_hash_free(affinity_);
+    rte_free(affinity_entries_);
     rte_rcu_qsbr_thread_unregister(dp_.qsv(), index_);
 }
 
@@ -184,6 +216,7 @@ uint32_t Worker::poll_once() noexcept {
             last_aging_ = t;
             const uint32_t expired = flows_.expire(t, timeout_tsc_, 64) + flows6_.expire(t, timeout_tsc_, 64);
             if (expired) counters_.ev(Ev::kFlowsExpired, expired);
+            age_affinity(t, 16);
         }
     }
     // What the control plane asked this worker to send.
@@ -607,6 +640,10 @@ void Worker::on_miss(const Snapshot& s, CandT<A>& c, uint64_t now) noexcept {
         reject(c, Drop::kNoService);
         return;
     }
+    if (unlikely(!sp->source_ranges.empty()) && !sp->source_allowed(to_ip(c.key.dst), client)) {
+        drop(c.m, Drop::kSourceRange); // silently (SEMANTICS.md "Verdicts")
+        return;
+    }
     if (sp->maglev.empty()) { // no usable endpoint: refused promptly (SEMANTICS.md "Verdicts")
         reject(c, Drop::kNoEndpoints);
         return;
@@ -619,8 +656,15 @@ void Worker::on_miss(const Snapshot& s, CandT<A>& c, uint64_t now) noexcept {
         drop(c.m, Drop::kTtlExceeded);
         return;
     }
-    const uint32_t h = rte_hash_crc(&c.key, sizeof c.key, 0);
-    const BackendRt& b = sp->backends[sp->maglev[h % sp->maglev.size()]];
+    const BackendRt* pick = sp->affinity_timeout_s ? affinity_pick(*sp, client, now) : nullptr;
+    if (!pick) {
+        // Affinity services hash the client address alone, so that every worker and every
+        // instance makes the same first choice for a client; others the whole 5-tuple.
+        const uint32_t h = sp->affinity_timeout_s ? rte_hash_crc(client.bytes.data(), 16, client.is_v6())
+                                                  : rte_hash_crc(&c.key, sizeof c.key, 0);
+        pick = &sp->backends[sp->maglev[h % sp->maglev.size()]];
+    }
+    const BackendRt& b = *pick;
     if (unlikely(b.addr.family != client.family)) { // no NAT46/64
         drop(c.m, Drop::kNoRoute);
         return;
@@ -662,8 +706,48 @@ void Worker::on_miss(const Snapshot& s, CandT<A>& c, uint64_t now) noexcept {
               : c.key.proto == IPPROTO_SCTP ? FlowState::kSctpInit
                                             : FlowState::kUdp;
     set_deltas(f);
+    if (sp->affinity_timeout_s) affinity_store(*sp, client, b.id, now);
     counters_.ev(Ev::kFwdNew);
     translate(c, f, false);
+}
+
+// Runs on: worker lcore, new flows of ClientIP-affinity services. The backend this client
+// used within the timeout, if it is still usable.
+const BackendRt* Worker::affinity_pick(const ServicePortRt& sp, const IpAddr& client, uint64_t now) noexcept {
+    const AffinityKey k = affinity_key(sp, client);
+    const int32_t pos = rte_hash_lookup(affinity_, &k);
+    if (pos < 0) return nullptr;
+    const AffinityEntry& e = affinity_entries_[pos];
+    if (now - e.last_used > uint64_t(sp.affinity_timeout_s) * rte_get_tsc_hz()) return nullptr;
+    const int32_t i = sp.find_backend(e.backend_id); // gone: the entry is forgotten
+    if (i < 0 || sp.backends[size_t(i)].weight == 0) return nullptr;
+    counters_.ev(Ev::kAffinityHits);
+    return &sp.backends[size_t(i)];
+}
+
+void Worker::affinity_store(const ServicePortRt& sp, const IpAddr& client, uint64_t backend_id,
+                            uint64_t now) noexcept {
+    const AffinityKey k = affinity_key(sp, client);
+    const int32_t pos = rte_hash_add_key(affinity_, &k);
+    if (pos < 0) {
+        counters_.ev(Ev::kAffinityFull);
+        return;
+    }
+    affinity_entries_[pos] = {backend_id, now, now + uint64_t(sp.affinity_timeout_s) * rte_get_tsc_hz()};
+}
+
+// Runs on: worker lcore, with flow aging. Forgets up to `budget` expired affinity entries.
+void Worker::age_affinity(uint64_t now, uint32_t budget) noexcept {
+    const void* key;
+    void* data;
+    for (uint32_t i = 0; i < budget; i++) {
+        const int32_t pos = rte_hash_iterate(affinity_, &key, &data, &affinity_iter_);
+        if (pos < 0) { // walked the whole table: start over next time
+            affinity_iter_ = 0;
+            return;
+        }
+        if (affinity_entries_[pos].expires < now) rte_hash_del_key(affinity_, key);
+    }
 }
 
 // Per-worker token bucket for generated replies (appliance.rejectRateLimit per second).

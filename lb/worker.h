@@ -90,6 +90,8 @@ private:
     void redirect_to(int owner, rte_mbuf* m, uint16_t in_port) noexcept;
     template <typename A> void reject(CandT<A>& c, Drop why) noexcept;
     bool reject_allowed(uint32_t rate) noexcept;
+    const BackendRt* affinity_pick(const ServicePortRt& sp, const IpAddr& client, uint64_t now) noexcept;
+    void affinity_store(const ServicePortRt& sp, const IpAddr& client, uint64_t backend_id, uint64_t now) noexcept;
     unsigned drain_redirects(const Snapshot& s) noexcept;
     template <typename A> void flush_slice(const Snapshot& s, FlowTableT<A>& t, int which) noexcept;
     void tx(uint16_t port, rte_mbuf* m) noexcept;
@@ -107,6 +109,18 @@ private:
     rte_ring* to_cp_ = nullptr;
     rte_ring* from_cp_ = nullptr;
     rte_ring* redirect_ = nullptr;
+    // ClientIP affinity: (service port, client address) -> backend, last new connection.
+    // Per worker, like the flows; the choice without an entry hashes the client address
+    // only, so every worker (and every instance) makes the same first choice.
+    struct AffinityEntry {
+        uint64_t backend_id;
+        uint64_t last_used; // TSC
+        uint64_t expires;   // TSC: last_used + the service's timeout
+    };
+    uint32_t affinity_iter_ = 0;
+    void age_affinity(uint64_t now, uint32_t budget) noexcept;
+    rte_hash* affinity_ = nullptr;
+    AffinityEntry* affinity_entries_ = nullptr;
     std::vector<rte_eth_dev_tx_buffer*> txbuf_; // by port id
     std::vector<MacAddr> port_mac_;             // by port id
     std::vector<uint16_t> port_vlan_;           // by port id; 0 = untagged

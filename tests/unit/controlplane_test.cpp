@@ -370,6 +370,115 @@ TEST(ControlPlane, StatsNameEveryDropReason) {
     EXPECT_NE(a.ctl().handle("bogus").find("unknown request"), std::string::npos);
 }
 
+
+// ---- loadBalancerSourceRanges and ClientIP affinity ----------------------------------------
+
+std::string semantics_config(const std::string& affinity, const std::vector<int>& sticky_backends) {
+    std::string eps;
+    for (int b : sticky_backends) eps += (eps.empty() ? "" : ", ") + std::string("{ addresses = [ \"") + backend_ip(b) + "\" ]; }";
+    std::string neigh = R"({ ip = "198.51.100.10"; mac = "02:00:00:00:00:10"; }, { ip = "198.51.100.254"; mac = "02:00:00:00:00:fe"; })";
+    for (int i = 1; i <= 4; i++)
+        neigh += ", { ip = \"" + backend_ip(i) + "\"; mac = \"" + format_mac(backend_mac(i)) + "\"; }";
+    return R"(
+appliance = {
+  ports = ( { name = "p0"; device = "net_ring_cp"; addresses = [ "198.51.100.1/24" ]; } );
+  gateway = "198.51.100.254";
+  snatAddresses = [ "198.51.100.2" ];
+  neighbours = ( )" + neigh + R"( );
+  lcores = { main = 0; workers = [ 1 ]; };
+  flowTableSize = 1024;
+};
+cluster = { serviceCIDRs = [ "198.18.0.0/24" ]; };
+services = (
+  { metadata = { name = "lb"; namespace = "cp"; };
+    spec = { type = "LoadBalancer"; clusterIP = "198.18.0.40";
+             ports = ( { name = "http"; port = 80; targetPort = 8080; } );
+             loadBalancerSourceRanges = [ " 203.0.113.0/24 " ]; };
+    status = { loadBalancer = { ingress = ( { ip = "198.51.100.200"; } ); }; }; },
+  { metadata = { name = "sticky"; namespace = "cp"; };
+    spec = { clusterIP = "198.18.0.50"; ports = ( { port = 80; targetPort = 8080; } );
+             )" + affinity + R"( }; }
+);
+endpointSlices = (
+  { metadata = { name = "lb-1"; namespace = "cp"; }; service = "lb";
+    ports = ( { name = "http"; port = 8080; } );
+    endpoints = ( { addresses = [ "198.51.100.11" ]; }, { addresses = [ "198.51.100.12" ]; } ); },
+  { metadata = { name = "sticky-1"; namespace = "cp"; }; service = "sticky";
+    ports = ( { port = 8080; } ); endpoints = ( )" + eps + R"( ); }
+);
+)";
+}
+
+const MacAddr kGateway = *parse_mac("02:00:00:00:00:fe");
+const char* kSticky = R"(sessionAffinity = "ClientIP"; sessionAffinityConfig = { clientIP = { timeoutSeconds = 600; }; };)";
+
+TEST(Semantics, SourceRangesApplyToIngressIpOnly) {
+    RingAppliance a(semantics_config(kSticky, {1, 2, 3}), kLb);
+    // A client outside the ranges, to the ingress IP: dropped silently.
+    auto r = a.send(Pkt().eth(kClient, kLb).ipv4("198.51.100.10", "198.51.100.200").tcp(40000, 80, kSyn).bytes());
+    EXPECT_TRUE(r.out.empty());
+    EXPECT_EQ(r.drops.count(Drop::kSourceRange), 1u);
+    // A client inside the ranges (behind the gateway): forwarded, the reply goes via the gateway.
+    r = a.send(Pkt().eth(kGateway, kLb).ipv4("203.0.113.7", "198.51.100.200").tcp(40001, 80, kSyn).bytes());
+    ASSERT_EQ(r.out.size(), 1u);
+    EXPECT_TRUE(backend_of(r.out[0]) == 1 || backend_of(r.out[0]) == 2);
+    // The same outside client through the clusterIP: ranges do not apply there.
+    r = a.send(Pkt().eth(kClient, kLb).ipv4("198.51.100.10", "198.18.0.40").tcp(40002, 80, kSyn).bytes());
+    EXPECT_EQ(r.out.size(), 1u);
+    // ... nor through the NodePort on the node address.
+    uint16_t node_port = 0;
+    for (const auto& svc : a.ctl().config().services)
+        if (svc.name == "lb") node_port = uint16_t(svc.ports[0].nodePort);
+    ASSERT_GE(node_port, 30000);
+    r = a.send(Pkt().eth(kClient, kLb).ipv4("198.51.100.10", "198.51.100.1").tcp(40003, node_port, kSyn).bytes());
+    EXPECT_EQ(r.out.size(), 1u);
+}
+
+std::vector<int> backends_for(RingAppliance& a, const std::string& client, uint16_t first_port, int n) {
+    std::vector<int> got;
+    for (int i = 0; i < n; i++) {
+        auto r = a.send(Pkt().eth(kClient, kLb).ipv4(client, "198.18.0.50").tcp(uint16_t(first_port + i), 80, kSyn).bytes());
+        EXPECT_EQ(r.out.size(), 1u);
+        if (!r.out.empty()) got.push_back(backend_of(r.out[0]));
+    }
+    return got;
+}
+
+TEST(Semantics, ClientIpAffinityKeepsAClientOnOneBackend) {
+    RingAppliance a(semantics_config(kSticky, {1, 2, 3}), kLb);
+    const auto got = backends_for(a, "198.51.100.10", 41000, 15);
+    EXPECT_EQ(std::set<int>(got.begin(), got.end()).size(), 1u) << "15 connections, one backend";
+    EXPECT_GE(event(a.dp(), Ev::kAffinityHits), 14u);
+}
+
+TEST(Semantics, WithoutAffinityConnectionsSpread) {
+    RingAppliance a(semantics_config("", {1, 2, 3}), kLb);
+    const auto got = backends_for(a, "198.51.100.10", 41000, 15);
+    EXPECT_GE(std::set<int>(got.begin(), got.end()).size(), 2u);
+    EXPECT_EQ(event(a.dp(), Ev::kAffinityHits), 0u);
+}
+
+TEST(Semantics, AffinityForgetsABackendThatLeftAndSwitchesOffLive) {
+    RingAppliance a(semantics_config(kSticky, {1, 2, 3}), kLb);
+    const int first = backends_for(a, "198.51.100.10", 41000, 3).at(0);
+    std::vector<int> rest;
+    for (int b : {1, 2, 3})
+        if (b != first) rest.push_back(b);
+    cp::Errors errs;
+    auto cfg = cp::load_config_string(semantics_config(kSticky, rest), "t.conf", errs);
+    ASSERT_TRUE(cfg && errs.empty());
+    ASSERT_TRUE(a.ctl().apply(*cfg).empty());
+    const auto moved = backends_for(a, "198.51.100.10", 42000, 5);
+    EXPECT_EQ(std::set<int>(moved.begin(), moved.end()).size(), 1u) << "sticky again, to one survivor";
+    EXPECT_NE(moved.at(0), first);
+    // Affinity off, live: the same client spreads.
+    cfg = cp::load_config_string(semantics_config("", rest), "t.conf", errs);
+    ASSERT_TRUE(cfg && errs.empty());
+    ASSERT_TRUE(a.ctl().apply(*cfg).empty());
+    const auto spread = backends_for(a, "198.51.100.10", 43000, 15);
+    EXPECT_EQ(std::set<int>(spread.begin(), spread.end()).size(), 2u);
+}
+
 }  // namespace
 
 SVCLB_EAL_TEST_MAIN()
