@@ -3,6 +3,8 @@
 // there, and every group's allowed keys are listed once, next to the code that reads them.
 #include "cp/config_loader.h"
 
+#include "cp/manifest_loader.h"
+
 #include <libconfig.h++>
 
 #include <cerrno>
@@ -10,6 +12,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <initializer_list>
 #include <limits>
@@ -82,6 +85,7 @@ public:
     void error(const Setting& s, const std::string& path, std::string msg) {
         errs_.push_back(ConfigError{loc(s), object_, path, std::move(msg)});
     }
+    void append(ConfigError e) { errs_.push_back(std::move(e)); }
     void invalid(const Setting& s, const std::string& path, const std::string& detail) {
         error(s, path, "Invalid value: " + render(s) + ": " + detail);
     }
@@ -594,6 +598,38 @@ void read_slice(Reader& r, const Setting& s, EndpointSlice& sl) {
     }
 }
 
+// ---- manifests -------------------------------------------------------------------------
+
+// manifests = [ "file.yaml", "dir/" ]: Kubernetes manifests (cp/manifest_loader.h), relative to
+// the directory of the file that names them; their objects follow the file's own. Notices
+// (ignored kinds) go to cfg.notices.
+void read_manifests(Reader& r, const Setting& root, Config& cfg) {
+    std::vector<std::string> paths;
+    if (!r.strings(root, "manifests", "", paths)) return;
+    const Setting& list = root["manifests"];
+    for (size_t i = 0; i < paths.size(); i++) {
+        const Setting& e = list[int(i)];
+        std::string path = paths[i];
+        if (path.empty()) {
+            r.invalid(e, index("manifests", int(i)), "must not be empty");
+            continue;
+        }
+        if (path[0] != '/') {
+            const std::string file = r.loc(e).file;
+            auto slash = file.rfind('/');
+            if (slash != std::string::npos) path = file.substr(0, slash + 1) + path;
+        }
+        std::error_code ec;
+        if (!std::filesystem::exists(path, ec)) {
+            r.invalid(e, index("manifests", int(i)), "no such file or directory");
+            continue;
+        }
+        Errors errs;
+        load_manifest_path(path, cfg, errs, cfg.notices);
+        for (auto& err : errs) r.append(std::move(err));
+    }
+}
+
 // ---- top level -------------------------------------------------------------------------
 
 Config read_root(Reader& r, const Setting& root) {
@@ -601,7 +637,7 @@ Config read_root(Reader& r, const Setting& root) {
     cfg.file = r.name();
     cfg.appliance.loc = SourceLoc{r.name(), 0};
     cfg.cluster.loc = SourceLoc{r.name(), 0};
-    r.check_keys(root, "", {"appliance", "cluster", "services", "endpointSlices"});
+    r.check_keys(root, "", {"appliance", "cluster", "services", "endpointSlices", "manifests"});
     if (const Setting* a = r.group(root, "appliance", "")) read_appliance(r, *a, cfg.appliance);
     if (const Setting* c = r.group(root, "cluster", "")) read_cluster(r, *c, cfg.cluster);
     if (const Setting* svcs = r.list(root, "services", "")) {
@@ -622,6 +658,7 @@ Config read_root(Reader& r, const Setting& root) {
         }
         r.set_object("");
     }
+    read_manifests(r, root, cfg);
     return cfg;
 }
 

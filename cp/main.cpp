@@ -111,6 +111,7 @@ int main(int argc, char** argv) {
         print_errors(errs);
         return 1;
     }
+    for (const auto& n : cfg->notices) std::fprintf(stderr, "svclb: notice: %s\n", n.c_str());
     if (check) {
         std::printf("%s: valid (%zu services, %zu endpoint slices)\n", path.c_str(), cfg->services.size(),
                     cfg->slices.size());

@@ -187,6 +187,7 @@ struct Config {
     Cluster cluster;
     std::vector<Service> services;
     std::vector<EndpointSlice> slices;
+    std::vector<std::string> notices; // things read and ignored, e.g. a Pod in a manifest
 };
 
 }  // namespace svclb::cp

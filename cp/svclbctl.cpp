@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// svclbctl: asks a running svclb over its Unix socket (root only).
+// svclbctl: asks a running svclb over its Unix socket (root only); `trace` and `env` also
+// work offline on a configuration file.
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -7,9 +8,25 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <iostream>
 #include <string>
+#include <vector>
+
+#include "cp/config_loader.h"
+#include "cp/env.h"
+#include "cp/trace.h"
+#include "cp/validate.h"
+
+#if __has_include("cp/manifest_loader.h")
+#include "cp/manifest_loader.h"
+#define SVCLB_CTL_MANIFESTS 1
+#else
+#define SVCLB_CTL_MANIFESTS 0
+#endif
 
 namespace {
+
+using namespace svclb::cp;
 
 void usage(FILE* f) {
     std::fprintf(f,
@@ -19,7 +36,67 @@ void usage(FILE* f) {
                  "  stats            counters as JSON: rx, tx, events, drops by reason\n"
                  "  get services     service ports with their backends and Maglev size\n"
                  "  get neighbours   the ARP cache\n"
-                 "  generation       the snapshot generation being served\n");
+                 "  generation       the snapshot generation being served\n"
+                 "  trace -c CONFIG|-f MANIFEST... --proto tcp|udp|sctp|icmp --src IP[:PORT]\n"
+                 "        --dst IP:PORT [--ingress PORT] [--service-cidr CIDR]... [--nodeport-range A-B]\n"
+                 "        [--node-address IP]... [--node-name NAME]...\n"
+                 "                   one packet through the real pipeline, in process: JSON verdict\n"
+                 "  env -c CONFIG [-f MANIFEST]... NAMESPACE\n"
+                 "                   the kubelet's service environment variables for NAMESPACE\n");
+}
+
+// `svclbctl env [-c CONFIG] [-f MANIFEST]... NAMESPACE`
+int env_command(const std::vector<std::string>& args) {
+    std::string config, ns;
+    std::vector<std::string> manifests;
+    for (size_t i = 0; i < args.size(); i++) {
+        if ((args[i] == "-c" || args[i] == "--config") && i + 1 < args.size()) config = args[++i];
+        else if ((args[i] == "-f" || args[i] == "--filename") && i + 1 < args.size()) manifests.push_back(args[++i]);
+        else if (ns.empty() && !args[i].empty() && args[i][0] != '-') ns = args[i];
+        else {
+            std::fprintf(stderr, "svclbctl env: unexpected argument \"%s\"\n", args[i].c_str());
+            return 2;
+        }
+    }
+    if (ns.empty()) {
+        std::fprintf(stderr, "usage: svclbctl env -c CONFIG [-f MANIFEST]... NAMESPACE\n");
+        return 2;
+    }
+    if (config.empty() && manifests.empty()) {
+        std::fprintf(stderr, "svclbctl: env needs -c CONFIG or -f MANIFEST (the daemon does not serve env)\n");
+        return 2;
+    }
+    Errors errs;
+    Config cfg;
+    if (!config.empty()) {
+        auto c = load_config_file(config, errs);
+        if (!c) {
+            for (const auto& e : errs) std::fprintf(stderr, "%s\n", e.str().c_str());
+            if (errs.empty()) std::fprintf(stderr, "svclbctl env: cannot read %s\n", config.c_str());
+            return 1;
+        }
+        cfg = std::move(*c);
+    } else {
+        cfg = trace_default_config();
+    }
+    if (!manifests.empty()) {
+#if SVCLB_CTL_MANIFESTS
+        std::vector<std::string> notices;
+        for (const auto& m : manifests) load_manifest_file(m, cfg, errs, notices);
+        for (const auto& n : notices) std::fprintf(stderr, "%s\n", n.c_str());
+#else
+        std::fprintf(stderr, "svclbctl env: -f (manifests) is not supported by this build\n");
+        return 2;
+#endif
+    }
+    if (errs.empty()) errs = validate_and_allocate(cfg, nullptr); // allocated clusterIPs
+    if (!errs.empty()) {
+        for (const auto& e : errs) std::fprintf(stderr, "%s\n", e.str().c_str());
+        std::fprintf(stderr, "%zu error%s\n", errs.size(), errs.size() == 1 ? "" : "s");
+        return 1;
+    }
+    for (const auto& [k, v] : service_env(cfg, ns)) std::printf("%s=%s\n", k.c_str(), v.c_str());
+    return 0;
 }
 
 }  // namespace
@@ -38,6 +115,12 @@ int main(int argc, char** argv) {
             continue;
         }
         break;
+    }
+    if (i < argc && (std::string(argv[i]) == "trace" || std::string(argv[i]) == "env")) {
+        const std::string cmd = argv[i];
+        const std::vector<std::string> rest(argv + i + 1, argv + argc);
+        if (cmd == "env") return env_command(rest);
+        return trace_command(rest, std::cout, std::cerr, true);
     }
     std::string req;
     for (; i < argc; i++) req += (req.empty() ? "" : " ") + std::string(argv[i]);

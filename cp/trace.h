@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: Apache-2.0
+// `svclbctl trace`: pushes one synthesised packet through the real worker pipeline (parse,
+// classify, flow, select, rewrite) of an in-process appliance on net_ring ports and
+// reports what happened (docs/trace.md). Runs on: the main lcore of a process whose EAL
+// is already initialised (svclbctl initialises it with trace_eal_init; tests with
+// tests/eal_env.h). The configuration's devices are not probed.
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "cp/model.h"
+
+namespace svclb::cp {
+
+// The packet to trace.
+struct TracePacket {
+    std::string proto = "tcp"; // tcp | udp | sctp | icmp (echo request)
+    std::string src;           // IP or IP:PORT ([v6]:PORT); the port defaults to 40000
+    std::string dst;           // IP:PORT ([v6]:PORT); the port is optional for icmp
+    std::string ingress;       // dataplane port name; "" = the first configured port
+};
+
+// Flag overrides applied to the loaded configuration (empty = keep).
+struct TraceOverrides {
+    std::vector<std::string> service_cidrs;
+    std::string nodeport_range; // "A-B"
+    std::vector<std::string> node_addresses;
+    std::vector<std::string> node_names;
+};
+
+struct TraceResult {
+    std::string verdict;                 // forward | reject | drop | local
+    std::string reason;                  // drop reason name (lb/counters.h); "" = none
+    std::string frontend;                // "namespace/name:port"; "" = no frontend matched
+    std::vector<std::string> candidates; // the frontend's usable backends, "ip:port"
+    std::string backend;                 // the chosen backend; "" unless forwarded
+    bool snat = false;                   // output source differs from the input source
+    std::string out_src, out_dst;        // the transmitted packet's addresses; "" = none
+    std::string json() const;            // one JSON object, one line
+};
+
+// The appliance assumed with manifests only (-f without -c): port "p0" with 192.0.2.1/24
+// (gateway 192.0.2.254) and 2001:db8:5c1b::1/64 (gateway 2001:db8:5c1b::fe), so every
+// backend routes; Kubernetes' defaults otherwise (service CIDR 10.96.0.0/12, node ports
+// 30000-32767; node addresses = the port's addresses).
+Config trace_default_config();
+
+// Applies `o` to `cfg` and validates (and allocates) it. Returns every error.
+Errors trace_prepare(Config& cfg, const TraceOverrides& o);
+
+// Runs `pkt` through an appliance built from `cfg` (already prepared: trace_prepare).
+// Throws std::invalid_argument for a malformed packet description, std::runtime_error
+// when the appliance cannot be built.
+TraceResult trace_packet(const Config& cfg, const TracePacket& pkt);
+
+// Initialises the EAL for an in-process trace (no hugepages, no PCI, no shared config).
+// Returns false (and prints why) on failure.
+bool trace_eal_init(const char* argv0);
+
+// The whole `svclbctl trace ARGS...` command (args after "trace"). Offline with -c or -f:
+// loads, overrides, validates (every error to `err`, returns 1), initialises the EAL when
+// `init_eal`, traces and prints the JSON to `out` (returns 0). Without either: the live
+// trace, which the daemon does not support yet (returns 2). Bad usage returns 2.
+int trace_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err, bool init_eal);
+
+}  // namespace svclb::cp

@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: Apache-2.0
+// `svclbctl trace` (cp/trace.h) in the style of kube-proxy's packet-flow tests: rows of
+// (config, protocol, source, destination) -> verdict, reason, frontend, candidates, SNAT,
+// output addresses, each run through the real pipeline on a net_ring port. Also the
+// kubelet's service environment (cp/env.h) and the command-line paths of both.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "cp/config_loader.h"
+#include "cp/env.h"
+#include "cp/trace.h"
+#include "tests/eal_env.h"
+
+namespace svclb::cp {
+namespace {
+
+const char* kAppliance = R"(
+appliance = {
+  ports = ( { name = "p0"; device = "net_null0"; addresses = [ "198.51.100.1/24", "2001:db8:1::1/64" ]; } );
+  lcores = { main = 0; workers = [ 1 ]; };
+};
+cluster = { serviceCIDRs = [ "198.18.0.0/24", "2001:db8:ffff::/112" ]; nodeNames = [ "n1" ]; };
+)";
+
+// A service `demo/NAME` with `spec` and (optionally) `status`, and one slice of `endpoints`
+// with `ports`.
+std::string svc(const std::string& name, const std::string& spec, const std::string& ports_spec,
+                 const std::string& status = "") {
+    return "{ metadata = { name = \"" + name + "\"; namespace = \"demo\"; }; spec = { " + spec +
+           " ports = ( " + ports_spec + " ); };" + (status.empty() ? "" : " status = { " + status + " };") + " }";
+}
+std::string slice(const std::string& name, const std::string& service, const std::string& ports,
+                  const std::string& endpoints, const std::string& family = "IPv4") {
+    return "{ metadata = { name = \"" + name + "\"; namespace = \"demo\"; }; service = \"" + service +
+           "\"; addressType = \"" + family + "\"; ports = ( " + ports + " ); endpoints = ( " + endpoints + " ); }";
+}
+std::string config(const std::vector<std::string>& services, const std::vector<std::string>& slices) {
+    std::string s = kAppliance;
+    s += "services = (";
+    for (size_t i = 0; i < services.size(); i++) s += (i ? ", " : " ") + services[i];
+    s += " );\nendpointSlices = (";
+    for (size_t i = 0; i < slices.size(); i++) s += (i ? ", " : " ") + slices[i];
+    return s + " );\n";
+}
+
+const std::string kTcp80 = R"({ name = "http"; protocol = "TCP"; port = 80; targetPort = 8080; })";
+const std::string kHttpSlicePort = R"({ name = "http"; protocol = "TCP"; port = 8080; })";
+const std::string kTwoEps = R"({ addresses = [ "198.51.100.11" ]; }, { addresses = [ "198.51.100.12" ]; })";
+
+std::string web() {
+    return config({svc("web", R"(clusterIP = "198.18.0.10";)",
+                       kTcp80 + R"(, { name = "dns"; protocol = "UDP"; port = 53; targetPort = 5300; },
+                                    { name = "sig"; protocol = "SCTP"; port = 9; targetPort = 3868; })")},
+                  {slice("web-1", "web",
+                         kHttpSlicePort + R"(, { name = "dns"; protocol = "UDP"; port = 5300; },
+                                             { name = "sig"; protocol = "SCTP"; port = 3868; })",
+                         kTwoEps)});
+}
+
+Config load(const std::string& text, const TraceOverrides& o = {}) {
+    Errors errs;
+    auto cfg = load_config_string(text, "trace.conf", errs);
+    if (!cfg || !errs.empty()) throw std::runtime_error("load: " + (errs.empty() ? std::string("?") : errs[0].str()));
+    errs = trace_prepare(*cfg, o);
+    if (!errs.empty()) throw std::runtime_error("validate: " + errs[0].str());
+    return *cfg;
+}
+
+struct Row {
+    const char* what;
+    std::string conf;
+    std::string proto, src, dst;
+    std::string verdict, reason, frontend;
+    std::vector<std::string> candidates;
+    bool snat;
+    std::string out_src; // "" = not checked
+    std::string out_dst; // "" = not checked; "backend" = must be one of the candidates
+    TraceOverrides o{};
+};
+
+std::vector<Row> rows() {
+    const std::vector<std::string> two{"198.51.100.11:8080", "198.51.100.12:8080"};
+    std::vector<Row> r;
+    r.push_back({"ClusterIP TCP", web(), "tcp", "198.51.100.50:1234", "198.18.0.10:80", "forward", "",
+                 "demo/web:http", two, true, "198.51.100.1:1024", "backend"});
+    r.push_back({"ClusterIP UDP", web(), "udp", "198.51.100.50:1234", "198.18.0.10:53", "forward", "",
+                 "demo/web:dns", {"198.51.100.11:5300", "198.51.100.12:5300"}, true, "198.51.100.1:1024", "backend"});
+    r.push_back({"ClusterIP SCTP", web(), "sctp", "198.51.100.50:1234", "198.18.0.10:9", "forward", "",
+                 "demo/web:sig", {"198.51.100.11:3868", "198.51.100.12:3868"}, true, "198.51.100.1:1024", "backend"});
+    r.push_back({"IPv6 ClusterIP",
+                 config({svc("web6", R"(clusterIP = "2001:db8:ffff::10"; ipFamilies = [ "IPv6" ];)", kTcp80)},
+                        {slice("web6-1", "web6", kHttpSlicePort,
+                               R"({ addresses = [ "2001:db8:1::11" ]; }, { addresses = [ "2001:db8:1::12" ]; })",
+                               "IPv6")}),
+                 "tcp", "[2001:db8:1::50]:1234", "[2001:db8:ffff::10]:80", "forward", "", "demo/web6:http",
+                 {"[2001:db8:1::11]:8080", "[2001:db8:1::12]:8080"}, true, "[2001:db8:1::1]:1024", "backend"});
+    r.push_back({"unknown port on a clusterIP", web(), "tcp", "198.51.100.50:1234", "198.18.0.10:81", "reject",
+                 "no_service", "", {}, false, "198.18.0.10:81", "198.51.100.50:1234"});
+    r.push_back({"unserved protocol on a clusterIP", web(), "udp", "198.51.100.50:1234", "198.18.0.10:80", "reject",
+                 "no_service", "", {}, false});
+    r.push_back({"no endpoints (TCP: RST)", config({svc("web", R"(clusterIP = "198.18.0.10";)", kTcp80)}, {}), "tcp",
+                 "198.51.100.50:1234", "198.18.0.10:80", "reject", "no_endpoints", "demo/web:http", {}, false,
+                 "198.18.0.10:80", "198.51.100.50:1234"});
+    r.push_back({"no endpoints (UDP: ICMP)",
+                 config({svc("dns", R"(clusterIP = "198.18.0.11";)", R"({ name = "dns"; protocol = "UDP"; port = 53; })")},
+                        {}),
+                 "udp", "198.51.100.50:1234", "198.18.0.11:53", "reject", "no_endpoints", "demo/dns:dns", {}, false,
+                 "198.18.0.11", "198.51.100.50"});
+    r.push_back({"unallocated service-CIDR address", web(), "tcp", "198.51.100.50:1234", "198.18.0.99:80", "drop",
+                 "unallocated", "", {}, false});
+    r.push_back({"NodePort on a node address",
+                 config({svc("np", R"(type = "NodePort"; clusterIP = "198.18.0.12";)",
+                             R"({ name = "http"; port = 80; nodePort = 30080; })")},
+                        {slice("np-1", "np", kHttpSlicePort, kTwoEps)}),
+                 "tcp", "198.51.100.50:1234", "198.51.100.1:30080", "forward", "", "demo/np:http", two, true,
+                 "198.51.100.1:1024", "backend"});
+    r.push_back({"NodePort on a --node-address",
+                 config({svc("np", R"(type = "NodePort"; clusterIP = "198.18.0.12";)",
+                             R"({ name = "http"; port = 80; nodePort = 30080; })")},
+                        {slice("np-1", "np", kHttpSlicePort, kTwoEps)}),
+                 "tcp", "198.51.100.50:1234", "198.51.100.7:30080", "forward", "", "demo/np:http", two, true, "",
+                 "backend", TraceOverrides{{}, "", {"198.51.100.7"}, {}}});
+    r.push_back({"externalIP",
+                 config({svc("ext", R"(clusterIP = "198.18.0.13"; externalIPs = [ "203.0.113.10" ];)", kTcp80)},
+                        {slice("ext-1", "ext", kHttpSlicePort, kTwoEps)}),
+                 "tcp", "198.51.100.50:1234", "203.0.113.10:80", "forward", "", "demo/ext:http", two, true,
+                 "198.51.100.1:1024", "backend"});
+    const std::string lb_spec = R"(type = "LoadBalancer"; clusterIP = "198.18.0.14";)";
+    r.push_back({"LoadBalancer ingress IP",
+                 config({svc("lb", lb_spec, kTcp80, R"(loadBalancer = { ingress = ( { ip = "203.0.113.20"; } ); };)")},
+                        {slice("lb-1", "lb", kHttpSlicePort, kTwoEps)}),
+                 "tcp", "198.51.100.50:1234", "203.0.113.20:80", "forward", "", "demo/lb:http", two, true,
+                 "198.51.100.1:1024", "backend"});
+    r.push_back({"LoadBalancer ingress with ipMode Proxy: no frontend",
+                 config({svc("lb", lb_spec, kTcp80,
+                             R"(loadBalancer = { ingress = ( { ip = "203.0.113.20"; ipMode = "Proxy"; } ); };)")},
+                        {slice("lb-1", "lb", kHttpSlicePort, kTwoEps)}),
+                 "tcp", "198.51.100.50:1234", "203.0.113.20:80", "drop", "no_service", "", {}, false});
+    r.push_back({"terminating fallback",
+                 config({svc("t", R"(clusterIP = "198.18.0.15";)", kTcp80)},
+                        {slice("t-1", "t", kHttpSlicePort,
+                               R"({ addresses = [ "198.51.100.11" ]; conditions = { ready = false; serving = true; terminating = true; }; },
+                                  { addresses = [ "198.51.100.12" ]; conditions = { ready = false; serving = false; terminating = true; }; })")}),
+                 "tcp", "198.51.100.50:1234", "198.18.0.15:80", "forward", "", "demo/t:http",
+                 {"198.51.100.11:8080"}, true, "198.51.100.1:1024", "198.51.100.11:8080"});
+    r.push_back({"terminating endpoints unused while one is ready",
+                 config({svc("t", R"(clusterIP = "198.18.0.15";)", kTcp80)},
+                        {slice("t-1", "t", kHttpSlicePort,
+                               R"({ addresses = [ "198.51.100.11" ]; conditions = { ready = false; serving = true; terminating = true; }; },
+                                  { addresses = [ "198.51.100.12" ]; })")}),
+                 "tcp", "198.51.100.50:1234", "198.18.0.15:80", "forward", "", "demo/t:http",
+                 {"198.51.100.12:8080"}, true, "", "198.51.100.12:8080"});
+    r.push_back({"serving=false excluded: no usable endpoint",
+                 config({svc("t", R"(clusterIP = "198.18.0.15";)", kTcp80)},
+                        {slice("t-1", "t", kHttpSlicePort,
+                               R"({ addresses = [ "198.51.100.11" ]; conditions = { ready = false; serving = false; terminating = true; }; },
+                                  { addresses = [ "198.51.100.12" ]; conditions = { ready = false; }; })")}),
+                 "tcp", "198.51.100.50:1234", "198.18.0.15:80", "reject", "no_endpoints", "demo/t:http", {}, false});
+    r.push_back({"publishNotReadyAddresses",
+                 config({svc("p", R"(clusterIP = "198.18.0.16"; publishNotReadyAddresses = true;)", kTcp80)},
+                        {slice("p-1", "p", kHttpSlicePort,
+                               R"({ addresses = [ "198.51.100.11" ]; conditions = { ready = false; }; },
+                                  { addresses = [ "198.51.100.12" ]; conditions = { ready = false; serving = false; }; })")}),
+                 "tcp", "198.51.100.50:1234", "198.18.0.16:80", "forward", "", "demo/p:http", two, true, "",
+                 "backend"});
+    r.push_back({"ICMP echo to a clusterIP is answered", web(), "icmp", "198.51.100.50", "198.18.0.10", "local", "",
+                 "", {}, false, "198.18.0.10", "198.51.100.50"});
+    r.push_back({"ICMP echo to an interface address is answered", web(), "icmp", "198.51.100.50", "198.51.100.1",
+                 "local", "", "", {}, false, "198.51.100.1", "198.51.100.50"});
+    return r;
+}
+
+void PrintTo(const Row& r, std::ostream* os) { *os << r.what; }
+
+class TraceTable : public ::testing::TestWithParam<Row> {};
+
+TEST_P(TraceTable, Verdict) {
+    const Row& row = GetParam();
+    SCOPED_TRACE(row.what);
+    const Config cfg = load(row.conf, row.o);
+    const TraceResult r = trace_packet(cfg, {row.proto, row.src, row.dst, ""});
+    SCOPED_TRACE(r.json());
+    EXPECT_EQ(r.verdict, row.verdict);
+    EXPECT_EQ(r.reason, row.reason);
+    EXPECT_EQ(r.frontend, row.frontend);
+    EXPECT_EQ(r.candidates, row.candidates);
+    EXPECT_EQ(r.snat, row.snat);
+    if (!row.out_src.empty()) {
+        EXPECT_EQ(r.out_src, row.out_src);
+    }
+    if (row.out_dst == "backend") {
+        EXPECT_NE(std::find(row.candidates.begin(), row.candidates.end(), r.backend), row.candidates.end());
+        EXPECT_EQ(r.out_dst, r.backend);
+    } else if (!row.out_dst.empty()) {
+        EXPECT_EQ(r.out_dst, row.out_dst);
+    }
+    if (row.verdict == "forward") {
+        EXPECT_FALSE(r.backend.empty());
+    } else {
+        EXPECT_TRUE(r.backend.empty());
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Rows, TraceTable, ::testing::ValuesIn(rows()), [](const auto& info) {
+    return "row" + std::to_string(info.index);
+});
+
+TEST(Trace, SameFlowSameBackend) {
+    // Maglev is deterministic: the same configuration and packet choose the same backend.
+    const Config cfg = load(web());
+    const TracePacket p{"tcp", "198.51.100.50:1234", "198.18.0.10:80", ""};
+    EXPECT_EQ(trace_packet(cfg, p).backend, trace_packet(cfg, p).backend);
+}
+
+TEST(Trace, BadArguments) {
+    const Config cfg = load(web());
+    EXPECT_THROW(trace_packet(cfg, {"tcp", "198.51.100.50", "198.18.0.10:80", "p9"}), std::invalid_argument);
+    EXPECT_THROW(trace_packet(cfg, {"gre", "198.51.100.50", "198.18.0.10:80", ""}), std::invalid_argument);
+    EXPECT_THROW(trace_packet(cfg, {"tcp", "198.51.100.50", "198.18.0.10", ""}), std::invalid_argument);
+    EXPECT_THROW(trace_packet(cfg, {"tcp", "2001:db8:1::50", "198.18.0.10:80", ""}), std::invalid_argument);
+    EXPECT_THROW(trace_packet(cfg, {"tcp", "198.51.100.50:99999", "198.18.0.10:80", ""}), std::invalid_argument);
+}
+
+TEST(Trace, JsonShape) {
+    TraceResult r;
+    r.verdict = "forward";
+    r.frontend = "demo/web:http";
+    r.candidates = {"198.51.100.11:8080", "[2001:db8::1]:80"};
+    r.backend = "198.51.100.11:8080";
+    r.snat = true;
+    r.out_src = "198.51.100.1:1024";
+    r.out_dst = "198.51.100.11:8080";
+    EXPECT_EQ(r.json(),
+              R"({"verdict":"forward","reason":null,"frontend":"demo/web:http","candidates":["198.51.100.11:8080","[2001:db8::1]:80"],)"
+              R"("backend":"198.51.100.11:8080","snat":true,"out":{"src":"198.51.100.1:1024","dst":"198.51.100.11:8080"}})");
+}
+
+std::string write_temp(const std::string& text) {
+    char path[] = "/tmp/svclb_trace_XXXXXX";
+    const int fd = mkstemp(path);
+    if (fd < 0) throw std::runtime_error("mkstemp");
+    if (write(fd, text.data(), text.size()) != ssize_t(text.size())) throw std::runtime_error("write");
+    close(fd);
+    return path;
+}
+
+TEST(TraceCommand, OfflineWithConfigAndOverrides) {
+    const std::string path = write_temp(web());
+    std::ostringstream out, err;
+    EXPECT_EQ(trace_command({"-c", path, "--proto", "udp", "--src", "198.51.100.50", "--dst", "198.18.0.10:53"}, out,
+                            err, false),
+              0)
+        << err.str();
+    EXPECT_NE(out.str().find(R"("verdict":"forward")"), std::string::npos) << out.str();
+    EXPECT_NE(out.str().find(R"("frontend":"demo/web:dns")"), std::string::npos) << out.str();
+    // --service-cidr replaces the configured CIDRs: the clusterIP is now out of range.
+    std::ostringstream out2, err2;
+    EXPECT_EQ(trace_command({"-c", path, "--service-cidr", "10.0.0.0/24", "--proto", "tcp", "--src", "198.51.100.50",
+                             "--dst", "198.18.0.10:80"},
+                            out2, err2, false),
+              1);
+    EXPECT_NE(err2.str().find("is not in the valid range. The range of valid IPs is 10.0.0.0/24"), std::string::npos)
+        << err2.str();
+    EXPECT_TRUE(out2.str().empty());
+    unlink(path.c_str());
+}
+
+TEST(TraceCommand, InvalidConfigPrintsEveryError) {
+    const std::string path = write_temp(config(
+        {svc("web", R"(clusterIP = "198.19.0.10";)", R"({ name = "http"; port = 0; })")}, {}));
+    std::ostringstream out, err;
+    EXPECT_EQ(trace_command({"-c", path, "--proto", "tcp", "--src", "198.51.100.50", "--dst", "198.18.0.10:80"}, out,
+                            err, false),
+              1);
+    EXPECT_NE(err.str().find("spec.clusterIPs"), std::string::npos) << err.str();
+    EXPECT_NE(err.str().find("spec.ports[0].port"), std::string::npos) << err.str();
+    EXPECT_NE(err.str().find("2 errors"), std::string::npos) << err.str();
+    unlink(path.c_str());
+}
+
+TEST(TraceCommand, UsageAndLive) {
+    std::ostringstream out, err;
+    EXPECT_EQ(trace_command({"--proto", "tcp", "--src", "198.51.100.50", "--dst", "198.18.0.10:80"}, out, err, false), 2);
+    EXPECT_NE(err.str().find("live trace needs a running daemon with trace support"), std::string::npos);
+    EXPECT_EQ(trace_command({"-c", "x.conf", "--src", "198.51.100.50"}, out, err, false), 2);
+    EXPECT_EQ(trace_command({"--bogus"}, out, err, false), 2);
+    EXPECT_EQ(trace_command({"-c", "/nonexistent/x.conf", "--proto", "tcp", "--src", "1.2.3.4", "--dst", "5.6.7.8:1"},
+                            out, err, false),
+              1);
+    EXPECT_EQ(trace_command({"-c", "x.conf", "--nodeport-range"}, out, err, false), 2);
+}
+
+TEST(TraceCommand, NodePortRangeOverride) {
+    Errors errs;
+    auto cfg = load_config_string(config({svc("np", R"(type = "NodePort"; clusterIP = "198.18.0.12";)",
+                                              R"({ name = "http"; port = 80; nodePort = 30080; })")},
+                                         {}),
+                                  "t.conf", errs);
+    ASSERT_TRUE(cfg && errs.empty());
+    TraceOverrides o;
+    o.nodeport_range = "31000-31999";
+    errs = trace_prepare(*cfg, o);
+    ASSERT_EQ(errs.size(), 1u);
+    EXPECT_NE(errs[0].str().find("The range of valid ports is 31000-31999"), std::string::npos) << errs[0].str();
+    o.nodeport_range = "9-1";
+    EXPECT_EQ(trace_prepare(*cfg, o).size(), 1u);
+}
+
+TEST(TraceDefaults, DefaultApplianceRoutesEveryBackend) {
+    // -f without -c: the assumed appliance, Kubernetes' service CIDR.
+    Config cfg = trace_default_config();
+    Service s;
+    s.name = "web";
+    s.ns = "demo";
+    s.clusterIP = "10.96.0.10";
+    ServicePort p;
+    p.name = "http";
+    p.port = 80;
+    p.targetPort.set = true;
+    p.targetPort.num = 8080;
+    s.ports.push_back(p);
+    cfg.services.push_back(s);
+    EndpointSlice sl;
+    sl.name = "web-1";
+    sl.ns = "demo";
+    sl.service = "web";
+    sl.ports.push_back({"http", "TCP", 8080, ""});
+    Endpoint e;
+    e.addresses = {"10.244.1.5"};
+    sl.endpoints.push_back(e);
+    cfg.slices.push_back(sl);
+    ASSERT_TRUE(trace_prepare(cfg, {}).empty());
+    const TraceResult r = trace_packet(cfg, {"tcp", "10.244.2.7:5555", "10.96.0.10:80", ""});
+    EXPECT_EQ(r.verdict, "forward") << r.json();
+    EXPECT_EQ(r.backend, "10.244.1.5:8080");
+    EXPECT_EQ(r.out_src, "203.0.113.1:1024");
+    EXPECT_TRUE(r.snat);
+}
+
+// ---- env (pkg/kubelet/envvars) -----------------------------------------------------------
+
+using Env = std::vector<std::pair<std::string, std::string>>;
+
+TEST(Env, MultiPortServiceInKubeletOrder) {
+    const Config cfg = load(config(
+        {svc("redis-master", R"(clusterIP = "198.18.0.20";)",
+             R"({ name = "redis"; protocol = "TCP"; port = 6379; }, { name = "metrics-udp"; protocol = "UDP"; port = 9121; })"),
+         svc("api", R"(clusterIP = "198.18.0.21";)", R"({ protocol = "TCP"; port = 443; })")},
+        {}));
+    const Env want{
+        // services sorted by name: api first; its only port is unnamed
+        {"API_SERVICE_HOST", "198.18.0.21"},
+        {"API_SERVICE_PORT", "443"},
+        {"API_PORT", "tcp://198.18.0.21:443"},
+        {"API_PORT_443_TCP", "tcp://198.18.0.21:443"},
+        {"API_PORT_443_TCP_PROTO", "tcp"},
+        {"API_PORT_443_TCP_PORT", "443"},
+        {"API_PORT_443_TCP_ADDR", "198.18.0.21"},
+        {"REDIS_MASTER_SERVICE_HOST", "198.18.0.20"},
+        {"REDIS_MASTER_SERVICE_PORT", "6379"},
+        {"REDIS_MASTER_SERVICE_PORT_REDIS", "6379"},
+        {"REDIS_MASTER_SERVICE_PORT_METRICS_UDP", "9121"},
+        {"REDIS_MASTER_PORT", "tcp://198.18.0.20:6379"},
+        {"REDIS_MASTER_PORT_6379_TCP", "tcp://198.18.0.20:6379"},
+        {"REDIS_MASTER_PORT_6379_TCP_PROTO", "tcp"},
+        {"REDIS_MASTER_PORT_6379_TCP_PORT", "6379"},
+        {"REDIS_MASTER_PORT_6379_TCP_ADDR", "198.18.0.20"},
+        {"REDIS_MASTER_PORT_9121_UDP", "udp://198.18.0.20:9121"},
+        {"REDIS_MASTER_PORT_9121_UDP_PROTO", "udp"},
+        {"REDIS_MASTER_PORT_9121_UDP_PORT", "9121"},
+        {"REDIS_MASTER_PORT_9121_UDP_ADDR", "198.18.0.20"},
+    };
+    EXPECT_EQ(service_env(cfg, "demo"), want);
+    EXPECT_TRUE(service_env(cfg, "other").empty());
+}
+
+TEST(Env, HeadlessAndExternalNameGiveNothingIpv6Bracketed) {
+    const Config cfg = load(config(
+        {svc("headless", R"(clusterIP = "None";)", R"({ name = "http"; port = 80; })"),
+         svc("ext", R"(type = "ExternalName"; externalName = "db.example.com";)", R"({ name = "pg"; port = 5432; })"),
+         svc("v6", R"(clusterIP = "2001:db8:ffff::30"; ipFamilies = [ "IPv6" ];)",
+             R"({ name = "sctp"; protocol = "SCTP"; port = 3868; })")},
+        {}));
+    const Env want{
+        {"V6_SERVICE_HOST", "2001:db8:ffff::30"},
+        {"V6_SERVICE_PORT", "3868"},
+        {"V6_SERVICE_PORT_SCTP", "3868"},
+        {"V6_PORT", "sctp://[2001:db8:ffff::30]:3868"},
+        {"V6_PORT_3868_SCTP", "sctp://[2001:db8:ffff::30]:3868"},
+        {"V6_PORT_3868_SCTP_PROTO", "sctp"},
+        {"V6_PORT_3868_SCTP_PORT", "3868"},
+        {"V6_PORT_3868_SCTP_ADDR", "2001:db8:ffff::30"},
+    };
+    EXPECT_EQ(service_env(cfg, "demo"), want);
+}
+
+TEST(Env, AllocatedClusterIPIsUsed) {
+    const Config cfg = load(config({svc("auto", "", R"({ name = "http"; port = 80; })")}, {}));
+    const Env env = service_env(cfg, "demo");
+    ASSERT_FALSE(env.empty());
+    EXPECT_EQ(env[0].first, "AUTO_SERVICE_HOST");
+    EXPECT_EQ(env[0].second, cfg.services[0].clusterIP);
+    EXPECT_FALSE(env[0].second.empty());
+    EXPECT_EQ(env_variable_name("my-svc-2"), "MY_SVC_2");
+}
+
+}  // namespace
+}  // namespace svclb::cp
+
+SVCLB_EAL_TEST_MAIN()
