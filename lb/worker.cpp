@@ -660,8 +660,14 @@ void Worker::on_miss(const Snapshot& s, CandT<A>& c, uint64_t now) noexcept {
     if (!pick) {
         // Affinity services hash the client address alone, so that every worker and every
         // instance makes the same first choice for a client; others the whole 5-tuple.
-        const uint32_t h = sp->affinity_timeout_s ? rte_hash_crc(client.bytes.data(), 16, client.is_v6())
-                                                  : rte_hash_crc(&c.key, sizeof c.key, 0);
+        uint32_t h;
+        if (sp->affinity_timeout_s) {
+            alignas(8) uint8_t addr[16]; // rte_hash_crc reads 64-bit words
+            std::memcpy(addr, client.bytes.data(), 16);
+            h = rte_hash_crc(addr, 16, client.is_v6());
+        } else {
+            h = rte_hash_crc(&c.key, sizeof c.key, 0);
+        }
         pick = &sp->backends[sp->maglev[h % sp->maglev.size()]];
     }
     const BackendRt& b = *pick;
