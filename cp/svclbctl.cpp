@@ -17,12 +17,6 @@
 #include "cp/trace.h"
 #include "cp/validate.h"
 
-#if __has_include("cp/manifest_loader.h")
-#include "cp/manifest_loader.h"
-#define SVCLB_CTL_MANIFESTS 1
-#else
-#define SVCLB_CTL_MANIFESTS 0
-#endif
 
 namespace {
 
@@ -67,28 +61,9 @@ int env_command(const std::vector<std::string>& args) {
         return 2;
     }
     Errors errs;
-    Config cfg;
-    if (!config.empty()) {
-        auto c = load_config_file(config, errs);
-        if (!c) {
-            for (const auto& e : errs) std::fprintf(stderr, "%s\n", e.str().c_str());
-            if (errs.empty()) std::fprintf(stderr, "svclbctl env: cannot read %s\n", config.c_str());
-            return 1;
-        }
-        cfg = std::move(*c);
-    } else {
-        cfg = trace_default_config();
-    }
-    if (!manifests.empty()) {
-#if SVCLB_CTL_MANIFESTS
-        std::vector<std::string> notices;
-        for (const auto& m : manifests) load_manifest_file(m, cfg, errs, notices);
-        for (const auto& n : notices) std::fprintf(stderr, "%s\n", n.c_str());
-#else
-        std::fprintf(stderr, "svclbctl env: -f (manifests) is not supported by this build\n");
-        return 2;
-#endif
-    }
+    auto loaded = load_sources(config, manifests, errs, std::cerr, "svclbctl env");
+    if (!loaded) return 1;
+    Config cfg = std::move(*loaded);
     if (errs.empty()) errs = validate_and_allocate(cfg, nullptr); // allocated clusterIPs
     if (!errs.empty()) {
         for (const auto& e : errs) std::fprintf(stderr, "%s\n", e.str().c_str());

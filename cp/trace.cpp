@@ -33,12 +33,7 @@
 #include "lb/dataplane.h"
 #include "lb/packet.h"
 
-#if __has_include("cp/manifest_loader.h")
 #include "cp/manifest_loader.h"
-#define SVCLB_TRACE_MANIFESTS 1
-#else
-#define SVCLB_TRACE_MANIFESTS 0
-#endif
 
 namespace svclb::cp {
 
@@ -452,6 +447,25 @@ Config trace_default_config() {
     return cfg;
 }
 
+std::optional<Config> load_sources(const std::string& config, const std::vector<std::string>& manifests,
+                                   Errors& errs, std::ostream& err, const std::string& who) {
+    Config cfg;
+    if (!config.empty()) {
+        auto c = load_config_file(config, errs);
+        if (!c) {
+            for (const auto& e : errs) err << e.str() << "\n";
+            if (errs.empty()) err << who << ": cannot read " << config << "\n";
+            return std::nullopt;
+        }
+        cfg = std::move(*c);
+    } else {
+        cfg = trace_default_config();
+    }
+    for (const auto& m : manifests) load_manifest_path(m, cfg, errs, cfg.notices);
+    for (const auto& n : cfg.notices) err << n << "\n";
+    return cfg;
+}
+
 Errors trace_prepare(Config& cfg, const TraceOverrides& o) {
     Errors errs;
     if (!o.service_cidrs.empty()) cfg.cluster.serviceCIDRs = o.service_cidrs;
@@ -602,28 +616,9 @@ int trace_command(const std::vector<std::string>& args, std::ostream& out, std::
         return 2;
     }
     Errors errs;
-    Config cfg;
-    if (!config.empty()) {
-        auto c = load_config_file(config, errs);
-        if (!c) {
-            for (const auto& e : errs) err << e.str() << "\n";
-            if (errs.empty()) err << "svclbctl trace: cannot read " << config << "\n";
-            return 1;
-        }
-        cfg = std::move(*c);
-    } else {
-        cfg = trace_default_config();
-    }
-    if (!manifests.empty()) {
-#if SVCLB_TRACE_MANIFESTS
-        std::vector<std::string> notices;
-        for (const auto& m : manifests) load_manifest_file(m, cfg, errs, notices);
-        for (const auto& n : notices) err << n << "\n";
-#else
-        err << "svclbctl trace: -f (manifests) is not supported by this build\n";
-        return 2;
-#endif
-    }
+    auto loaded = load_sources(config, manifests, errs, err, "svclbctl trace");
+    if (!loaded) return 1;
+    Config cfg = std::move(*loaded);
     if (errs.empty()) errs = trace_prepare(cfg, ov);
     if (!errs.empty()) {
         for (const auto& e : errs) err << e.str() << "\n";

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <iosfwd>
+#include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -46,6 +48,13 @@ struct TraceResult {
 // backend routes; Kubernetes' defaults otherwise (service CIDR 10.96.0.0/12, node ports
 // 30000-32767; node addresses = the port's addresses).
 Config trace_default_config();
+
+// The configuration svclbctl's offline commands work on: -c CONFIG (or, without one,
+// trace_default_config()) plus -f MANIFEST files or directories. Load errors are appended to
+// `errs`; an unreadable config file prints its errors to `err` (prefixed by `who` when it
+// has none) and returns nullopt.
+std::optional<Config> load_sources(const std::string& config, const std::vector<std::string>& manifests,
+                                   Errors& errs, std::ostream& err, const std::string& who);
 
 // Applies `o` to `cfg` and validates (and allocates) it. Returns every error.
 Errors trace_prepare(Config& cfg, const TraceOverrides& o);
