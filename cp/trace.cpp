@@ -29,6 +29,7 @@
 
 #include "cp/config_loader.h"
 #include "cp/controller.h"
+#include "cp/ring_appliance.h"
 #include "cp/validate.h"
 #include "lb/dataplane.h"
 #include "lb/packet.h"
@@ -268,121 +269,6 @@ uint8_t proto_from_name(const std::string& p) {
 
 // ---- the in-process appliance ------------------------------------------------------------
 
-class TraceAppliance {
-public:
-    TraceAppliance(const Config& cfg) {
-        static int seq = 0;
-        const std::string n = std::to_string(getpid()) + "_" + std::to_string(seq++);
-        DataplaneConfig dc;
-        std::vector<PortBinding> bindings;
-        for (size_t i = 0; i < cfg.appliance.ports.size(); i++) {
-            const PortConfig& pc = cfg.appliance.ports[i];
-            const std::string qn = n + "_" + std::to_string(i);
-            rte_ring* rx = rte_ring_create(("trx" + qn).c_str(), 64, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-            rte_ring* tx = rte_ring_create(("ttx" + qn).c_str(), 64, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-            if (!rx || !tx) {
-                if (rx) rte_ring_free(rx);
-                if (tx) rte_ring_free(tx);
-                throw std::runtime_error("cannot create rings: " + std::string(rte_strerror(rte_errno)));
-            }
-            rx_.push_back(rx);
-            tx_.push_back(tx);
-            const int pid = rte_eth_from_rings(("trace" + qn).c_str(), &rx, 1, &tx, 1, 0);
-            if (pid < 0) throw std::runtime_error("cannot create a net_ring port: " + std::string(rte_strerror(rte_errno)));
-            MacAddr mac;
-            if (auto m = parse_mac(pc.mac); m && !pc.mac.empty()) mac = *m;
-            else mac.b = {0x02, 0x53, 0x56, 0x00, 0x00, uint8_t(i + 1)};
-            dc.ports.push_back(uint16_t(pid));
-            dc.port_macs.push_back(mac);
-            dc.port_vlans.push_back(pc.vlan);
-            bindings.push_back({pc.name, uint16_t(pid), mac});
-            ports_[pc.name] = {uint16_t(pid), i, mac, pc.vlan};
-        }
-        dc.workers = 1;
-        dc.flow_capacity = 1024;
-        dc.mbufs = 1023;
-        dp_ = std::make_unique<Dataplane>(dc);
-        ctl_ = std::make_unique<Controller>(*dp_, bindings);
-        Errors errs = ctl_->apply(cfg);
-        if (!errs.empty()) throw std::runtime_error(errs.at(0).str());
-        settle(); // gratuitous ARPs and neighbour advertisements
-    }
-    ~TraceAppliance() {
-        ctl_.reset();
-        dp_.reset();
-        drain();
-        for (auto* r : rx_) rte_ring_free(r);
-        for (auto* r : tx_) rte_ring_free(r);
-    }
-
-    struct Port {
-        uint16_t id;
-        size_t index;
-        MacAddr mac;
-        uint16_t vlan;
-    };
-    const Port* port(const std::string& name) const {
-        auto it = ports_.find(name);
-        return it == ports_.end() ? nullptr : &it->second;
-    }
-
-    struct Outcome {
-        std::vector<Bytes> out;
-        uint64_t drops[kNumDrops] = {};
-        uint64_t events[kNumEvents] = {};
-    };
-    Outcome send(const Port& p, const Bytes& frame) {
-        uint64_t d0[kNumDrops], e0[kNumEvents];
-        dp_->sum_counters(d0, e0);
-        rte_mbuf* m = rte_pktmbuf_alloc(dp_->pool());
-        if (!m) throw std::runtime_error("no mbuf");
-        std::memcpy(rte_pktmbuf_append(m, uint16_t(frame.size())), frame.data(), frame.size());
-        if (rte_ring_enqueue(rx_[p.index], m) != 0) {
-            rte_pktmbuf_free(m);
-            throw std::runtime_error("cannot enqueue the packet");
-        }
-        Outcome o;
-        o.out = settle();
-        Outcome after;
-        dp_->sum_counters(after.drops, after.events);
-        for (size_t i = 0; i < kNumDrops; i++) o.drops[i] = after.drops[i] - d0[i];
-        for (size_t i = 0; i < kNumEvents; i++) o.events[i] = after.events[i] - e0[i];
-        return o;
-    }
-    const Snapshot& snapshot() const { return *dp_->current(); }
-
-private:
-    // Polls the worker (and serves what it handed the control plane) until nothing moves;
-    // returns every frame transmitted.
-    std::vector<Bytes> settle() {
-        std::vector<Bytes> out;
-        for (int round = 0; round < 8; round++) {
-            const uint32_t moved = dp_->worker(0).poll_once();
-            ctl_->poll(0);
-            auto d = drain();
-            out.insert(out.end(), d.begin(), d.end());
-            if (moved == 0 && d.empty() && round >= 1) break;
-        }
-        return out;
-    }
-    std::vector<Bytes> drain() {
-        std::vector<Bytes> out;
-        rte_mbuf* m;
-        for (auto* t : tx_)
-            while (rte_ring_dequeue(t, reinterpret_cast<void**>(&m)) == 0) {
-                const auto* p = rte_pktmbuf_mtod(m, const uint8_t*);
-                out.emplace_back(p, p + rte_pktmbuf_pkt_len(m));
-                rte_pktmbuf_free(m);
-            }
-        return out;
-    }
-
-    std::vector<rte_ring*> rx_, tx_;
-    std::map<std::string, Port> ports_;
-    std::unique_ptr<Dataplane> dp_;
-    std::unique_ptr<Controller> ctl_;
-};
-
 // Static neighbours (a fixed MAC) for every address the packet or its translation could
 // be sent to: endpoints, gateways, the client. Configured neighbours are kept.
 void add_synthetic_neighbours(Config& cfg, const IpAddr& client) {
@@ -498,15 +384,23 @@ TraceResult trace_packet(const Config& cfg_in, const TracePacket& pkt) {
     Config cfg = cfg_in;
     add_synthetic_neighbours(cfg, src.ip);
 
-    TraceAppliance app(cfg);
+    RingApplianceOptions ro;
+    for (size_t i = 0; i < cfg.appliance.ports.size(); i++) {
+        const PortConfig& pc = cfg.appliance.ports[i];
+        MacAddr mac;
+        if (auto m = parse_mac(pc.mac); m && !pc.mac.empty()) mac = *m;
+        else mac.b = {0x02, 0x53, 0x56, 0x00, 0x00, uint8_t(i + 1)};
+        ro.ports.push_back({pc.name, mac, pc.vlan});
+    }
     const std::string ingress = pkt.ingress.empty() ? cfg.appliance.ports[0].name : pkt.ingress;
-    const TraceAppliance::Port* port = app.port(ingress);
-    if (!port) throw std::invalid_argument("--ingress: no port named \"" + ingress + "\"");
+    RingAppliance app(cfg, ro);
+    const size_t port = app.port_index(ingress);
+    if (port == SIZE_MAX) throw std::invalid_argument("--ingress: no port named \"" + ingress + "\"");
 
     TraceResult r;
     const ServicePortRt* sp = nullptr;
     if (proto != kProtoIcmp)
-        sp = app.snapshot().lookup_frontend(Snapshot::frontend_key(dst.ip, proto, uint16_t(dst.port)));
+        sp = app.dp().current()->lookup_frontend(Snapshot::frontend_key(dst.ip, proto, uint16_t(dst.port)));
     if (sp) {
         r.frontend = frontend_name(sp->name);
         std::vector<const BackendRt*> bs; // in address order (the table is in identity order)
@@ -517,7 +411,7 @@ TraceResult trace_packet(const Config& cfg_in, const TracePacket& pkt) {
         for (const BackendRt* b : bs) r.candidates.push_back(format_ip_port(b->addr, b->port));
     }
 
-    const auto o = app.send(*port, build_packet(proto, src, dst, port->mac, port->vlan));
+    const auto o = app.send(port, build_packet(proto, src, dst, ro.ports[port].mac, ro.ports[port].vlan), 0, true);
     auto ev = [&](Ev e) { return o.events[size_t(e)]; };
     for (size_t i = 0; i < kNumDrops && r.reason.empty(); i++)
         if (o.drops[i]) r.reason = std::string(drop_name(Drop(i)));

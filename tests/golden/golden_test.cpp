@@ -28,6 +28,8 @@ using namespace svclb::test;
 
 namespace {
 
+using svclb::test::RingAppliance; // not cp::RingAppliance, which it wraps
+
 const MacAddr kLb = *parse_mac("02:00:00:00:00:01");
 const MacAddr kClient = *parse_mac("02:00:00:00:00:10");
 const MacAddr kB1 = *parse_mac("02:00:00:00:00:11");
