@@ -16,7 +16,9 @@ uint8_t protocol_number(const std::string& p) {
     return kProtoTcp;
 }
 
-std::vector<UsableBackend> usable_backends(const Config& cfg, const Service& svc, const ServicePort& sp) {
+std::vector<UsableBackend> usable_backends(const Config& cfg, const Service& svc, const ServicePort& sp,
+                                           bool local_only) {
+    const auto& nodes = cfg.cluster.nodeNames;
     struct Cand {
         UsableBackend b;
         bool ready, serving;
@@ -29,6 +31,7 @@ std::vector<UsableBackend> usable_backends(const Config& cfg, const Service& svc
             if (p.name == sp.name && p.protocol == sp.protocol) ep = &p;
         if (!ep || !ep->port) continue;
         for (const auto& e : sl.endpoints) {
+            if (local_only && std::find(nodes.begin(), nodes.end(), e.nodeName) == nodes.end()) continue;
             const bool ready = svc.publishNotReadyAddresses || e.conditions.ready.value_or(true);
             const bool serving = svc.publishNotReadyAddresses || e.conditions.serving.value_or(ready);
             const bool terminating = e.conditions.terminating.value_or(false);
@@ -214,56 +217,72 @@ std::unique_ptr<Snapshot> compile(const Config& cfg, const std::vector<PortBindi
                 if (auto a = parse_ip(ip)) families.push_back(a->family);
         const bool ours = svc.loadBalancerClass.empty() ? cfg.cluster.defaultLoadBalancer
                                                         : svc.loadBalancerClass == cfg.cluster.loadBalancerClass;
+        // Traffic policies (SEMANTICS.md "Verdicts"): clusterIP frontends follow
+        // internalTrafficPolicy, NodePort / ingress / externalIP frontends
+        // externalTrafficPolicy. Local keeps the client address (DNAT, no SNAT) and only
+        // this node's endpoints.
+        const bool internal_local = svc.internalTrafficPolicy == "Local";
+        const bool external_local = svc.externalTrafficPolicy == "Local";
         for (const auto& sp : svc.ports) {
-            const std::vector<UsableBackend> usable = usable_backends(cfg, svc, sp);
+            const std::vector<UsableBackend> all = usable_backends(cfg, svc, sp);
             for (const Family fam : families) {
-                auto rt = std::make_unique<ServicePortRt>();
-                rt->name = svc.key() + ":" + (sp.name.empty() ? std::to_string(sp.port) : sp.name) +
-                           (families.size() > 1 && fam == Family::kV6 ? " (IPv6)" : "");
-                rt->proto = protocol_number(sp.protocol);
-                for (const auto& u : usable) {
-                    if (u.addr.family != fam) continue;
-                    BackendRt b;
-                    b.addr = u.addr;
-                    b.port = u.port;
-                    b.weight = u.weight;
-                    b.terminating = u.terminating;
-                    b.id = backend_identity(u.addr, u.port);
-                    if (!egress(u.addr, b)) continue; // no route to it: not usable
-                    rt->backends.push_back(b);
-                }
-                std::stable_sort(rt->backends.begin(), rt->backends.end(),
-                                 [](const BackendRt& a, const BackendRt& b) { return a.id < b.id; });
-                std::vector<MaglevBackend> mb;
-                for (const auto& b : rt->backends) mb.push_back({b.id, b.weight});
-                rt->maglev = maglev_build(mb, maglev_table_size(mb.size()));
-                if (svc.sessionAffinity == "ClientIP") rt->affinity_timeout_s = uint32_t(svc.affinityTimeoutSeconds.value_or(10800));
-                rt->stable_id = backend_identity(IpAddr{}, uint16_t(sp.port)) ^ std::hash<std::string>{}(rt->name + sp.protocol);
-                if (svc.type == "LoadBalancer") {
-                    for (const auto& c : source_ranges(svc))
-                        if (auto cidr = parse_cidr(c); cidr && cidr->addr.family == fam) rt->source_ranges.push_back(*cidr);
-                    for (const auto& ing : svc.ingress)
-                        if (auto a = parse_ip(ing.ip); a && ing.ipMode != "Proxy") rt->range_frontends.push_back(*a);
-                    // Ranges of the other family only: nobody of this family may connect.
-                    if (rt->source_ranges.empty() && !source_ranges(svc).empty()) {
-                        rt->source_ranges.push_back(Cidr{}); // family none: matches no client
+                const uint8_t proto = protocol_number(sp.protocol);
+                auto build = [&](bool local) -> uint32_t {
+                    auto rt = std::make_unique<ServicePortRt>();
+                    rt->name = svc.key() + ":" + (sp.name.empty() ? std::to_string(sp.port) : sp.name) +
+                               (families.size() > 1 && fam == Family::kV6 ? " (IPv6)" : "") +
+                               (local && !(internal_local && external_local) ? " (Local)" : "");
+                    rt->proto = proto;
+                    rt->snat = !local;
+                    const std::vector<UsableBackend> usable = local ? usable_backends(cfg, svc, sp, true) : all;
+                    for (const auto& u : usable) {
+                        if (u.addr.family != fam) continue;
+                        BackendRt b;
+                        b.addr = u.addr;
+                        b.port = u.port;
+                        b.weight = u.weight;
+                        b.terminating = u.terminating;
+                        b.id = backend_identity(u.addr, u.port);
+                        if (!egress(u.addr, b)) continue; // no route to it: not usable
+                        rt->backends.push_back(b);
                     }
-                }
-                ServicePortRt& added = snap->add_service_port(std::move(rt));
-                const uint32_t idx = added.index;
-                const uint8_t proto = added.proto;
-                auto frontend = [&](const std::string& ip, int32_t port) {
+                    if (local)
+                        for (const auto& u : all) rt->drop_if_empty |= u.addr.family == fam;
+                    std::stable_sort(rt->backends.begin(), rt->backends.end(),
+                                     [](const BackendRt& a, const BackendRt& b) { return a.id < b.id; });
+                    std::vector<MaglevBackend> mb;
+                    for (const auto& b : rt->backends) mb.push_back({b.id, b.weight});
+                    rt->maglev = maglev_build(mb, maglev_table_size(mb.size()));
+                    if (svc.sessionAffinity == "ClientIP")
+                        rt->affinity_timeout_s = uint32_t(svc.affinityTimeoutSeconds.value_or(10800));
+                    rt->stable_id =
+                        backend_identity(IpAddr{}, uint16_t(sp.port)) ^ std::hash<std::string>{}(rt->name + sp.protocol);
+                    if (svc.type == "LoadBalancer") {
+                        for (const auto& c : source_ranges(svc))
+                            if (auto cidr = parse_cidr(c); cidr && cidr->addr.family == fam) rt->source_ranges.push_back(*cidr);
+                        for (const auto& ing : svc.ingress)
+                            if (auto a = parse_ip(ing.ip); a && ing.ipMode != "Proxy") rt->range_frontends.push_back(*a);
+                        // Ranges of the other family only: nobody of this family may connect.
+                        if (rt->source_ranges.empty() && !source_ranges(svc).empty())
+                            rt->source_ranges.push_back(Cidr{}); // family none: matches no client
+                    }
+                    if (local) snap->has_dnat = true;
+                    return snap->add_service_port(std::move(rt)).index;
+                };
+                const uint32_t internal_idx = build(internal_local);
+                const uint32_t external_idx = internal_local == external_local ? internal_idx : build(external_local);
+                auto frontend = [&](const std::string& ip, int32_t port, uint32_t idx) {
                     if (auto a = parse_ip(ip); a && a->family == fam)
                         snap->add_frontend(*a, proto, uint16_t(port), idx);
                 };
-                for (const auto& ip : svc.clusterIPs) frontend(ip, sp.port);
-                for (const auto& ip : svc.externalIPs) frontend(ip, sp.port);
+                for (const auto& ip : svc.clusterIPs) frontend(ip, sp.port, internal_idx);
+                for (const auto& ip : svc.externalIPs) frontend(ip, sp.port, external_idx);
                 if ((svc.type == "NodePort" || svc.type == "LoadBalancer") && sp.nodePort > 0)
                     for (const auto& n : nodes)
-                        if (n.family == fam) snap->add_frontend(n, proto, uint16_t(sp.nodePort), idx);
+                        if (n.family == fam) snap->add_frontend(n, proto, uint16_t(sp.nodePort), external_idx);
                 if (svc.type == "LoadBalancer" && ours)
                     for (const auto& ing : svc.ingress)
-                        if (ing.ipMode != "Proxy") frontend(ing.ip, sp.port);
+                        if (ing.ipMode != "Proxy") frontend(ing.ip, sp.port, external_idx);
             }
         }
     }

@@ -32,7 +32,10 @@ struct UsableBackend {
 // Which endpoints of `svc`'s port `sp` take new flows: ready ones; if none is ready, the
 // serving+terminating ones; never serving=false. publishNotReadyAddresses counts every
 // endpoint as ready. The backend port is the slice port with the same name and protocol.
-std::vector<UsableBackend> usable_backends(const Config& cfg, const Service& svc, const ServicePort& sp);
+// With `local_only`, only endpoints whose nodeName is one of cluster.nodeNames count, and
+// the fallback applies among them (traffic policy Local).
+std::vector<UsableBackend> usable_backends(const Config& cfg, const Service& svc, const ServicePort& sp,
+                                           bool local_only = false);
 
 // Builds the snapshot. `cfg` must have passed validate_and_allocate. Throws
 // std::runtime_error when DPDK cannot allocate the tables.

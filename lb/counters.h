@@ -31,6 +31,7 @@ namespace svclb {
     X(kUnallocated, "unallocated", "service-CIDR address that no service owns")             \
     X(kNoEndpoints, "no_endpoints", "service has no usable endpoints")                      \
     X(kSourceRange, "source_range", "client outside loadBalancerSourceRanges")              \
+    X(kNoLocalEndpoints, "no_local_endpoints", "traffic policy Local: no endpoint on this node") \
     X(kNoFlow, "no_flow", "TCP non-SYN packet without a flow")                              \
     X(kFlowTableFull, "flow_table_full", "flow table full: new connection refused")          \
     X(kNoSnatPort, "no_snat_port", "no free SNAT port for the backend")                     \

@@ -44,7 +44,8 @@ struct ServicePortRt {
     uint32_t index = 0;          // position in Snapshot::service_ports
     std::string name;            // "namespace/service:port" for stats and traces
     uint8_t proto = kProtoTcp;
-    bool snat = true;            // FullNAT
+    bool snat = true;            // FullNAT; false: DNAT, the client address kept (policy Local)
+    bool drop_if_empty = false;  // Local: endpoints exist elsewhere, so drop rather than reject
     std::vector<BackendRt> backends; // sorted by id (stable); all usable ones
     std::vector<uint32_t> maglev;    // indices into backends; empty = no usable endpoint
     // loadBalancerSourceRanges: applies to packets whose destination is one of
@@ -148,6 +149,9 @@ public:
     std::vector<PortRt> ports;
     FlowTimeouts timeouts;
     uint32_t reject_rate = 1000;
+    // Some service keeps client addresses (DNAT): replies then come back addressed to the
+    // client, not to an address svclb owns, and must still find their flow.
+    bool has_dnat = false;
 
 private:
     struct PendingFrontend {

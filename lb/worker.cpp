@@ -356,12 +356,16 @@ void Worker::process_burst(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
             // Trim Ethernet padding so the length we forward is the IP length.
             if (l3 + tot < rte_pktmbuf_data_len(m)) rte_pktmbuf_trim(m, rte_pktmbuf_data_len(m) - (l3 + tot));
             local = s.lookup_local4(ip->dst_addr);
-            if (unlikely(local < 0)) {
+            if (unlikely(local < 0) && !(local == -1 && s.has_dnat)) {
                 drop(m, local == Snapshot::kUnallocated ? Drop::kUnallocated : Drop::kNoService);
                 continue;
             }
             proto = ip->next_proto_id;
             if (proto == IPPROTO_ICMP) {
+                if (unlikely(local < 0)) { // not ours: only DNAT replies pass through
+                    drop(m, Drop::kNoService);
+                    continue;
+                }
                 handle_icmp(in_port, m, ip);
                 continue;
             }
@@ -425,7 +429,7 @@ void Worker::process_burst(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
                 continue;
             }
             local = s.lookup_local6(ip6->dst_addr);
-            if (unlikely(local < 0)) {
+            if (unlikely(local < 0) && !(local == -1 && s.has_dnat)) {
                 drop(m, local == Snapshot::kUnallocated ? Drop::kUnallocated : Drop::kNoService);
                 continue;
             }
@@ -466,7 +470,7 @@ void Worker::process_burst(const Snapshot& s, uint16_t in_port, rte_mbuf** pkts,
             c.hops = hops;
             c.l4 = l4;
             c.in_port = in_port;
-            c.local_kinds = s.locals[local].kinds;
+            c.local_kinds = local >= 0 ? s.locals[local].kinds : 0; // 0: maybe a DNAT reply
             c.flags = flags;
             c.l4len = uint16_t(l4len);
             c.key = {};
@@ -630,6 +634,18 @@ void Worker::on_miss(const Snapshot& s, CandT<A>& c, uint64_t now) noexcept {
                 return;
             }
         }
+        if (c.local_kinds == 0) {
+            // Addressed to a client, not to us: only a DNAT reply belongs here. Nothing in
+            // it names the worker whose flow it is, so it visits the others in turn, at
+            // most once each (bounded: workers - 1 hand-offs).
+            const uint8_t hops = in_redirect_ ? pkt_priv(c.m)->hops : 0;
+            if (hops + 1u < dp_.worker_count()) {
+                redirect_to(int((index_ + 1) % dp_.worker_count()), c.m, c.in_port, uint8_t(hops + 1));
+                return;
+            }
+            drop(c.m, Drop::kNoService);
+            return;
+        }
         drop(c.m, Drop::kNoFlow);
         return;
     }
@@ -645,7 +661,10 @@ void Worker::on_miss(const Snapshot& s, CandT<A>& c, uint64_t now) noexcept {
         return;
     }
     if (sp->maglev.empty()) { // no usable endpoint: refused promptly (SEMANTICS.md "Verdicts")
-        reject(c, Drop::kNoEndpoints);
+        if (sp->drop_if_empty) // Local policy, endpoints on other nodes: dropped, not refused
+            drop(c.m, Drop::kNoLocalEndpoints);
+        else
+            reject(c, Drop::kNoEndpoints);
         return;
     }
     if (!opens_flow(c.key.proto, c.flags)) {
@@ -682,13 +701,19 @@ void Worker::on_miss(const Snapshot& s, CandT<A>& c, uint64_t now) noexcept {
     }
     FlowKeyT<A> rev{};
     from_ip(b.addr, rev.src);
-    from_ip(b.snat, rev.dst);
     rev.sport = rte_cpu_to_be_16(b.port);
     rev.proto = c.key.proto;
     auto& t = table<A>();
     int32_t idx = FlowTable::kExists;
-    for (int tries = 0; tries < 16 && idx == FlowTable::kExists; tries++) {
-        rev.dport = rte_cpu_to_be_16(next_snat_port());
+    if (sp->snat) {
+        from_ip(b.snat, rev.dst);
+        for (int tries = 0; tries < 16 && idx == FlowTable::kExists; tries++) {
+            rev.dport = rte_cpu_to_be_16(next_snat_port());
+            idx = t.create(c.key, rev);
+        }
+    } else { // DNAT: the backend answers the client itself, through us
+        rev.dst = c.key.src;
+        rev.dport = c.key.sport;
         idx = t.create(c.key, rev);
     }
     if (idx < 0) {
@@ -895,8 +920,9 @@ void Worker::reject(CandT<A>& c, Drop why) noexcept {
     tx(c.in_port, m);
 }
 
-void Worker::redirect_to(int owner, rte_mbuf* m, uint16_t in_port) noexcept {
+void Worker::redirect_to(int owner, rte_mbuf* m, uint16_t in_port, uint8_t hops) noexcept {
     pkt_priv(m)->out_port = in_port; // the owner processes it as received on in_port
+    pkt_priv(m)->hops = hops;
     if (rte_ring_mp_enqueue(dp_.worker(size_t(owner)).redirect(), m) != 0) {
         drop(m, Drop::kRedirectFull);
         return;
@@ -912,7 +938,9 @@ unsigned Worker::drain_redirects(const Snapshot& s) noexcept {
         const uint16_t port = pkt_priv(pkts[i])->out_port;
         unsigned j = i + 1;
         while (j < n && pkt_priv(pkts[j])->out_port == port) j++;
+        in_redirect_ = true;
         process_burst(s, port, pkts + i, uint16_t(j - i));
+        in_redirect_ = false;
         i = j;
     }
     return n;

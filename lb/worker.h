@@ -32,6 +32,7 @@ struct PktPriv {
     uint16_t out_port = 0;
     uint8_t kind = 0;
     uint8_t l2 = 14; // Ethernet header length, 18 with an 802.1Q tag
+    uint8_t hops = 0; // hand-offs so far of a DNAT reply looking for its flow's worker
 };
 enum PrivKind : uint8_t {
     kPrivArp = 1,        // ARP or an IPv6 neighbour advertisement to learn from
@@ -87,7 +88,7 @@ private:
     template <typename A>
     void emit(rte_mbuf* m, uint16_t in_port, uint16_t out_port, const A& nexthop, int16_t& neigh) noexcept;
     bool retag(rte_mbuf* m, uint16_t in_port, uint16_t out_port) noexcept;
-    void redirect_to(int owner, rte_mbuf* m, uint16_t in_port) noexcept;
+    void redirect_to(int owner, rte_mbuf* m, uint16_t in_port, uint8_t hops = 0) noexcept;
     template <typename A> void reject(CandT<A>& c, Drop why) noexcept;
     bool reject_allowed(uint32_t rate) noexcept;
     const BackendRt* affinity_pick(const ServicePortRt& sp, const IpAddr& client, uint64_t now) noexcept;
@@ -130,6 +131,7 @@ private:
     uint32_t flush_left_[2] = {}, flush_cursor_[2] = {}; // UDP flush sweep, IPv4 / IPv6
     uint32_t snat_lo_, snat_hi_, snat_next_;
     uint32_t idle_polls_ = 0;
+    bool in_redirect_ = false; // processing packets handed over by another worker
     uint32_t reject_rate_ = 1000, reject_tokens_ = 0;
     uint64_t reject_refill_ = 0;
     rte_mbuf* dropped_[kBurst];

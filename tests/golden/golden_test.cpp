@@ -57,7 +57,7 @@ appliance = {
   lcores = { main = 0; workers = [ 1 ]; };
   flowTableSize = 1024;
 };
-cluster = { serviceCIDRs = [ "198.18.0.0/24", "2001:db8:ffff::/112" ]; };
+cluster = { serviceCIDRs = [ "198.18.0.0/24", "2001:db8:ffff::/112" ]; nodeNames = [ "appliance-1" ]; };
 services = (
   { metadata = { name = "web"; namespace = "golden"; };
     spec = { clusterIP = "198.18.0.10";
@@ -68,6 +68,12 @@ services = (
     spec = { clusterIP = "2001:db8:ffff::10"; ipFamilies = [ "IPv6" ];
              ports = ( { name = "http"; protocol = "TCP"; port = 80; targetPort = 8080; },
                        { name = "dns"; protocol = "UDP"; port = 53; targetPort = 5300; } ); }; },
+  { metadata = { name = "local"; namespace = "golden"; };
+    spec = { clusterIP = "198.18.0.30"; internalTrafficPolicy = "Local";
+             ports = ( { name = "http"; protocol = "TCP"; port = 80; targetPort = 8080; } ); }; },
+  { metadata = { name = "remote"; namespace = "golden"; };
+    spec = { clusterIP = "198.18.0.31"; internalTrafficPolicy = "Local";
+             ports = ( { name = "http"; protocol = "TCP"; port = 80; targetPort = 8080; } ); }; },
   { metadata = { name = "empty"; namespace = "golden"; };
     spec = { clusterIP = "198.18.0.20";
              ports = ( { name = "http"; protocol = "TCP"; port = 80; } ); }; }
@@ -79,6 +85,15 @@ endpointSlices = (
               { name = "dns"; protocol = "UDP"; port = 5300; },
               { name = "echo"; protocol = "SCTP"; port = 7007; } );
     endpoints = ( { addresses = [ "198.51.100.11" ]; } ); },
+  { metadata = { name = "local-1"; namespace = "golden"; };
+    service = "local";
+    ports = ( { name = "http"; protocol = "TCP"; port = 8080; } );
+    endpoints = ( { addresses = [ "198.51.100.11" ]; nodeName = "appliance-1"; },
+                  { addresses = [ "198.51.100.12" ]; nodeName = "node-2"; } ); },
+  { metadata = { name = "remote-1"; namespace = "golden"; };
+    service = "remote";
+    ports = ( { name = "http"; protocol = "TCP"; port = 8080; } );
+    endpoints = ( { addresses = [ "198.51.100.12" ]; nodeName = "node-2"; } ); },
   { metadata = { name = "web6-1"; namespace = "golden"; };
     service = "web6"; addressType = "IPv6";
     ports = ( { name = "http"; protocol = "TCP"; port = 8080; },
@@ -126,6 +141,7 @@ std::vector<Case> cases() {
     const Bytes synack = b2s().tcp(8080, kSnatPort, kSyn | kAck, 500, 101).bytes();
     const Bytes udp_req = c2v().udp(41000, 53).payload("query").bytes();
     const Bytes sctp_init = c2v().sctp(5000, 7, 0, 1).payload("init-params!").bytes();
+    const Bytes local_syn = Pkt().eth(kClient, kLb).ipv4(kClientIp, "198.18.0.30").tcp(40000, 80, kSyn, 100).bytes();
     const Bytes udp_to_80 = c2v().udp(40000, 80).payload("0123456789abcdef").bytes();
     const Bytes udp6_to_80 = c2v6().udp(40000, 80).payload("0123456789abcdef").bytes();
     return {
@@ -206,6 +222,23 @@ std::vector<Case> cases() {
          {s2b().sctp(kSnatPort, 7007, 0, 1).payload("init-params!").bytes()}},
         {"sctp_without_chunk_dropped", {}, c2v().sctp(5000, 7, 0, 1).truncate(14 + 20 + 12).ip_total_length(32).bytes(),
          Verdict::kDrop, Drop::kL4Truncated, {}},
+
+        // ---- traffic policy Local: this node's endpoints only, client address kept (DNAT) ----
+        {"local_policy_keeps_the_client_address", {}, local_syn, Verdict::kTx, {},
+         {Pkt().eth(kLb, kB1).ipv4(kClientIp, kB1Ip, 63).tcp(40000, 8080, kSyn, 100).bytes()}},
+        {"local_policy_reply_from_backend_to_client_is_reversed", {local_syn},
+         Pkt().eth(kB1, kLb).ipv4(kB1Ip, kClientIp).tcp(8080, 40000, kSyn | kAck, 500, 101).bytes(), Verdict::kTx, {},
+         {Pkt().eth(kLb, kClient).ipv4("198.18.0.30", kClientIp, 63).tcp(80, 40000, kSyn | kAck, 500, 101).bytes()}},
+        {"local_policy_reply_on_the_wrong_worker_finds_its_flow", {local_syn},
+         Pkt().eth(kB1, kLb).ipv4(kB1Ip, kClientIp).tcp(8080, 40000, kSyn | kAck, 500, 101).bytes(), Verdict::kTx, {},
+         {Pkt().eth(kLb, kClient).ipv4("198.18.0.30", kClientIp, 63).tcp(80, 40000, kSyn | kAck, 500, 101).bytes()},
+         {2, 0}, 1, 0},
+        {"local_policy_without_a_local_endpoint_drops", {},
+         Pkt().eth(kClient, kLb).ipv4(kClientIp, "198.18.0.31").tcp(40000, 80, kSyn).bytes(), Verdict::kDrop,
+         Drop::kNoLocalEndpoints, {}},
+        {"packet_to_a_client_without_a_flow_dropped", {},
+         Pkt().eth(kB1, kLb).ipv4(kB1Ip, kClientIp).tcp(8080, 40000, kSyn | kAck, 500, 101).bytes(), Verdict::kDrop,
+         Drop::kNoService, {}, {2, 0}, 0, 0},
 
         // ---- packets that match nothing ----
         {"vip_unknown_port_rejected_with_rst", {}, c2v().tcp(40000, 81, kSyn, 100).bytes(), Verdict::kReject,
