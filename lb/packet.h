@@ -26,10 +26,11 @@ inline Hdr* header_at(rte_mbuf* m, uint32_t off) noexcept {
     return rte_pktmbuf_mtod_offset(m, Hdr*, off);
 }
 
-// Runs on: worker lcore. Rewrites an IPv4 packet's addresses and L4 ports and decrements
-// its TTL, updating the IPv4 and TCP/UDP checksums incrementally (RFC 1624 eqn. 3). All
-// arguments in network byte order. `l4` points at the TCP or UDP header. The caller has
-// checked that TTL > 1.
+// The field-by-field reference rewrite: an IPv4 packet's addresses and L4 ports, TTL
+// decremented, IPv4 and TCP/UDP checksums updated incrementally (RFC 1624 eqn. 3), one
+// field at a time. All arguments in network byte order; `l4` points at the TCP or UDP
+// header; TTL > 1. The worker applies per-flow precomputed terms instead (nat_apply4,
+// below); tests/unit/checksum_test.cpp pins the two equal on random packets.
 inline void nat_rewrite4(rte_ipv4_hdr* ip, uint8_t* l4, uint8_t proto, uint32_t src, uint32_t dst,
                          uint16_t sport, uint16_t dport) noexcept {
     const uint32_t osrc = ip->src_addr, odst = ip->dst_addr;
@@ -69,7 +70,7 @@ inline void nat_rewrite4(rte_ipv4_hdr* ip, uint8_t* l4, uint8_t proto, uint32_t 
     std::memcpy(ckp, &c, 2);
 }
 
-// Runs on: worker lcore. The IPv6 counterpart of nat_rewrite4: addresses (16 bytes each),
+// The IPv6 counterpart of nat_rewrite4 (the reference for nat_apply6): addresses (16 bytes each),
 // ports, hop limit; the TCP/UDP checksum covers the addresses through the pseudo-header
 // (RFC 8200 section 8.1), so it is updated for all four fields. IPv6 has no header
 // checksum. SCTP ports are set; its CRC is the caller's.
