@@ -479,6 +479,50 @@ TEST(Semantics, AffinityForgetsABackendThatLeftAndSwitchesOffLive) {
     EXPECT_EQ(std::set<int>(spread.begin(), spread.end()).size(), 2u);
 }
 
+
+TEST(Semantics, FiveThousandEndpointsInOneServiceAcrossSlices) {
+    // Kubernetes starts a new slice every 100 endpoints (svclb accepts up to 1000 per slice):
+    // 5,000 endpoints over 50 slices merge into one Maglev table.
+    std::string slices;
+    for (int s = 0; s < 50; s++) {
+        std::string eps;
+        for (int i = 0; i < 100; i++) {
+            const int n = s * 100 + i;
+            eps += (eps.empty() ? "" : ", ") + std::string("{ addresses = [ \"198.19.") + std::to_string(n / 250) + "." +
+                   std::to_string(n % 250 + 1) + "\" ]; }";
+        }
+        slices += (slices.empty() ? "" : ",\n") + std::string("  { metadata = { name = \"big-") + std::to_string(s) +
+                  "\"; namespace = \"cp\"; }; service = \"big\"; ports = ( { port = 8080; } ); endpoints = ( " + eps +
+                  " ); }";
+    }
+    const std::string config = R"(
+appliance = {
+  ports = ( { name = "p0"; device = "net_ring_cp"; addresses = [ "198.51.100.1/24" ]; } );
+  gateway = "198.51.100.254";
+  neighbours = ( { ip = "198.51.100.10"; mac = "02:00:00:00:00:10"; }, { ip = "198.51.100.254"; mac = "02:00:00:00:00:fe"; } );
+  lcores = { main = 0; workers = [ 1 ]; };
+  flowTableSize = 1024;
+};
+cluster = { serviceCIDRs = [ "198.18.0.0/24" ]; };
+services = ( { metadata = { name = "big"; namespace = "cp"; };
+               spec = { clusterIP = "198.18.0.60"; ports = ( { port = 80; targetPort = 8080; } ); }; } );
+endpointSlices = (
+)" + slices + "\n);\n";
+    RingAppliance a(config, kLb);
+    const auto& sps = a.dp().current()->service_ports;
+    ASSERT_EQ(sps.size(), 1u);
+    EXPECT_EQ(sps[0]->backends.size(), 5000u);
+    EXPECT_EQ(sps[0]->maglev.size(), 524309u); // the smallest listed prime >= 100 x 5,000
+    std::set<std::string> chosen;
+    for (uint16_t p = 0; p < 200; p++) {
+        auto r = a.send(Pkt().eth(kClient, kLb).ipv4("198.51.100.10", "198.18.0.60").tcp(uint16_t(20000 + p), 80, kSyn).bytes());
+        ASSERT_EQ(r.out.size(), 1u);
+        chosen.insert(format_ip(IpAddr::v4(uint32_t(r.out[0][30] | r.out[0][31] << 8 | r.out[0][32] << 16 |
+                                                   uint32_t(r.out[0][33]) << 24))));
+    }
+    EXPECT_GE(chosen.size(), 190u) << "200 flows over 5,000 backends should rarely share one";
+}
+
 }  // namespace
 
 SVCLB_EAL_TEST_MAIN()
