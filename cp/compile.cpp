@@ -44,7 +44,9 @@ std::vector<UsableBackend> usable_backends(const Config& cfg, const Service& svc
     }
     std::vector<UsableBackend> out;
     for (const auto& c : all)
-        if (c.ready && !c.b.terminating) out.push_back(c.b);
+        // publishNotReadyAddresses: every endpoint counts as ready, terminating ones too
+        // (the EndpointSlice controller publishes them as ready; svclb plays its part).
+        if (svc.publishNotReadyAddresses || (c.ready && !c.b.terminating)) out.push_back(c.b);
     if (out.empty()) // Kubernetes' terminating-endpoint fallback
         for (const auto& c : all)
             if (c.serving && c.b.terminating) out.push_back(c.b);

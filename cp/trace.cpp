@@ -299,11 +299,12 @@ void add_synthetic_neighbours(Config& cfg, const IpAddr& client) {
 }
 
 std::string frontend_name(const std::string& rt_name) {
-    // compile() suffixes a dual-stack service's IPv6 table with " (IPv6)".
-    const std::string suffix = " (IPv6)";
-    if (rt_name.size() > suffix.size() && rt_name.ends_with(suffix))
-        return rt_name.substr(0, rt_name.size() - suffix.size());
-    return rt_name;
+    // compile() suffixes a dual-stack service's IPv6 table with " (IPv6)" and the table of
+    // a traffic policy Local beside a Cluster one with " (Local)": "namespace/name:port".
+    std::string n = rt_name;
+    for (const std::string suffix : {" (Local)", " (IPv6)"})
+        if (n.size() > suffix.size() && n.ends_with(suffix)) n.resize(n.size() - suffix.size());
+    return n;
 }
 
 }  // namespace

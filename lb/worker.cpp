@@ -646,7 +646,9 @@ void Worker::on_miss(const Snapshot& s, CandT<A>& c, uint64_t now) noexcept {
             drop(c.m, Drop::kNoService);
             return;
         }
-        drop(c.m, Drop::kNoFlow);
+        // A reply to a SNAT address without its flow; anything else to an address of ours
+        // that no frontend serves.
+        drop(c.m, (c.local_kinds & kAddrSnat) ? Drop::kNoFlow : Drop::kNoService);
         return;
     }
     const uint16_t dport = rte_be_to_cpu_16(c.key.dport);
