@@ -450,7 +450,7 @@ std::vector<Row> rows() {
         // the healthCheckNodePort on a node address with a RST (reject / "no_service": the
         // node address is a VIP and the port no frontend, lb/worker.cpp on_miss), so the
         // health check never reaches the kernel. (On an own address that is no node address,
-        // e.g. one filtered out by nodePortAddresses, such a SYN is dropped as "no_flow".)
+        // e.g. one filtered out by nodePortAddresses, such a SYN is dropped as "no_service".)
         Row row{X, "HealthCheckNodePortGoesToKernel",
                 pol(R"(type = "LoadBalancer"; clusterIP = "198.18.0.40"; externalTrafficPolicy = "Local";
                        healthCheckNodePort = 32000;)",
