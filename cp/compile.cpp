@@ -236,6 +236,15 @@ std::unique_ptr<Snapshot> compile(const Config& cfg, const std::vector<PortBindi
                                (local && !(internal_local && external_local) ? " (Local)" : "");
                     rt->proto = proto;
                     rt->snat = !local;
+                    rt->service = svc.key();
+                    rt->port_name = sp.name.empty() ? std::to_string(sp.port) : sp.name;
+                    rt->app_protocol = sp.appProtocol;
+                    if (rt->app_protocol.empty()) // else the slices' (the controller copies it there)
+                        for (const auto& sl : cfg.slices)
+                            if (sl.ns == svc.ns && sl.service == svc.name)
+                                for (const auto& p : sl.ports)
+                                    if (p.name == sp.name && p.protocol == sp.protocol && !p.appProtocol.empty())
+                                        rt->app_protocol = p.appProtocol;
                     const std::vector<UsableBackend> usable = local ? usable_backends(cfg, svc, sp, true) : all;
                     for (const auto& u : usable) {
                         if (u.addr.family != fam) continue;

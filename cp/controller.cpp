@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 
@@ -61,8 +62,18 @@ Errors Controller::apply(Config next) {
         return {ConfigError{next.appliance.loc, "", "", std::string("compile failed: ") + e.what()}};
     }
     // Every backend's next hop gets its neighbour slot now, so a new flow needs no lookup.
-    for (auto& sp : snap->service_ports)
+    const size_t workers = dp_.worker_count();
+    for (auto& sp : snap->service_ports) {
         for (auto& b : sp->backends) b.neigh = int16_t(dp_.neigh().ensure(b.nexthop, b.out_port));
+        sp->per_worker = std::make_unique<ServicePortRt::Slot[]>(workers);
+    }
+    // Counters survive the reload: each table carries over what the same one counted.
+    if (const Snapshot* old = dp_.current()) {
+        std::map<std::string, uint64_t> before;
+        for (const auto& sp : old->service_ports) before[sp->name] = sp->flows_total(workers);
+        for (auto& sp : snap->service_ports)
+            if (auto it = before.find(sp->name); it != before.end()) sp->carried_flows = it->second;
+    }
     const Snapshot* raw = snap.get();
     resolver_.configure(next, ports_, *raw, now_ms()); // before publish: `raw` is alive
     dp_.publish(std::move(snap));
@@ -140,7 +151,8 @@ std::string Controller::handle(const std::string& request) {
     if (request == "services") return services_table();
     if (request == "neighbours") return resolver_.describe();
     if (request == "generation") return std::to_string(generation_) + "\n";
-    return "error: unknown request \"" + request + "\" (stats, services, neighbours, generation)\n";
+    if (request == "metrics") return metrics_text();
+    return "error: unknown request \"" + request + "\" (stats, services, neighbours, generation, metrics)\n";
 }
 
 std::string Controller::stats_json() {
@@ -163,8 +175,45 @@ std::string Controller::stats_json() {
         o << (first ? "" : ", ") << '"' << drop_name(Drop(i)) << "\": " << v;
         first = false;
     }
-    o << "}, \"neighbours\": {\"queued\": " << resolver_.queued()
+    o << "}, \"services\": [";
+    if (const Snapshot* snap = dp_.current())
+        for (size_t i = 0; i < snap->service_ports.size(); i++) {
+            const auto& sp = *snap->service_ports[i];
+            o << (i ? ", " : "") << "{\"service\": \"" << sp.service << "\", \"port\": \"" << sp.port_name
+              << "\", \"protocol\": \"" << proto_name(sp.proto) << "\", \"appProtocol\": \"" << sp.app_protocol
+              << "\", \"table\": \"" << sp.name << "\", \"backends\": " << sp.backends.size()
+              << ", \"flows_created\": " << sp.flows_total(dp_.worker_count()) << "}";
+        }
+    o << "], \"neighbours\": {\"queued\": " << resolver_.queued()
       << ", \"requests_sent\": " << resolver_.requests_sent() << "}}\n";
+    return o.str();
+}
+
+const char* Controller::proto_name(uint8_t p) {
+    return p == kProtoUdp ? "UDP" : p == kProtoSctp ? "SCTP" : "TCP";
+}
+
+// Prometheus text exposition: the global counters by name, and new flows per service port
+// with its appProtocol as a label.
+std::string Controller::metrics_text() {
+    uint64_t drops[kNumDrops], events[kNumEvents];
+    dp_.sum_counters(drops, events);
+    std::ostringstream o;
+    o << "# HELP svclb_drops_total Packets dropped, by reason.\n# TYPE svclb_drops_total counter\n";
+    for (size_t i = 0; i < kNumDrops; i++)
+        o << "svclb_drops_total{reason=\"" << drop_name(Drop(i)) << "\"} " << drops[i] << "\n";
+    o << "# HELP svclb_events_total Dataplane events.\n# TYPE svclb_events_total counter\n";
+    for (size_t i = 0; i < kNumEvents; i++)
+        o << "svclb_events_total{event=\"" << event_name(Ev(i)) << "\"} " << events[i] << "\n";
+    o << "# HELP svclb_service_flows_created_total New flows per service port.\n"
+         "# TYPE svclb_service_flows_created_total counter\n";
+    if (const Snapshot* snap = dp_.current())
+        for (const auto& sp : snap->service_ports)
+            o << "svclb_service_flows_created_total{service=\"" << sp->service << "\",port=\"" << sp->port_name
+              << "\",protocol=\"" << proto_name(sp->proto) << "\",app_protocol=\"" << sp->app_protocol
+              << "\",table=\"" << sp->name << "\"} " << sp->flows_total(dp_.worker_count()) << "\n";
+    o << "# HELP svclb_generation The snapshot generation served.\n# TYPE svclb_generation gauge\n"
+      << "svclb_generation " << generation_ << "\n";
     return o.str();
 }
 
@@ -174,7 +223,7 @@ std::string Controller::services_table() {
     o << "SERVICE PORT                      PROTO  BACKENDS  MAGLEV\n";
     if (!s) return o.str();
     for (const auto& sp : s->service_ports) {
-        const char* proto = sp->proto == kProtoUdp ? "UDP" : sp->proto == kProtoSctp ? "SCTP" : "TCP";
+        const char* proto = proto_name(sp->proto);
         std::string b;
         for (const auto& be : sp->backends) b += (b.empty() ? "" : ",") + format_ip_port(be.addr, be.port);
         char line[128];

@@ -39,6 +39,8 @@ public:
 
 private:
     std::string stats_json();
+    std::string metrics_text();
+    static const char* proto_name(uint8_t p);
     std::string services_table();
     void serve_one(int fd);
 

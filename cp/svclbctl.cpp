@@ -31,6 +31,8 @@ void usage(FILE* f) {
                  "  get services     service ports with their backends and Maglev size\n"
                  "  get neighbours   the ARP cache\n"
                  "  generation       the snapshot generation being served\n"
+                 "  metrics          Prometheus text: drops by reason, events, new flows per service port\n"
+                 "                   (labels: service, port, protocol, app_protocol)\n"
                  "  trace -c CONFIG|-f MANIFEST... --proto tcp|udp|sctp|icmp --src IP[:PORT]\n"
                  "        --dst IP:PORT [--ingress PORT] [--service-cidr CIDR]... [--nodeport-range A-B]\n"
                  "        [--node-address IP]... [--node-name NAME]...\n"
@@ -101,7 +103,7 @@ int main(int argc, char** argv) {
     for (; i < argc; i++) req += (req.empty() ? "" : " ") + std::string(argv[i]);
     if (req == "get services") req = "services";
     else if (req == "get neighbours" || req == "get neighbors") req = "neighbours";
-    else if (req != "stats" && req != "generation") {
+    else if (req != "stats" && req != "generation" && req != "metrics") {
         usage(stderr);
         return 2;
     }

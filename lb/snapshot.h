@@ -6,6 +6,7 @@
 // and the generation they were validated against.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -16,6 +17,7 @@
 #include "lb/counters.h"
 
 #include <rte_byteorder.h>
+#include <rte_common.h>
 #include <rte_lpm.h>
 
 struct rte_hash;
@@ -56,6 +58,26 @@ struct ServicePortRt {
     // connection; 0 = off. `stable_id` names this service port across generations.
     uint32_t affinity_timeout_s = 0;
     uint64_t stable_id = 0;
+    // For stats labels: the service, port name, protocol and appProtocol.
+    std::string service, port_name, app_protocol;
+    // New flows per worker (one writer each: the worker's slot), plus what earlier
+    // generations of this service port counted (carried over at publication).
+    struct alignas(RTE_CACHE_LINE_SIZE) Slot {
+        std::atomic<uint64_t> flows{0};
+    };
+    std::unique_ptr<Slot[]> per_worker; // sized by the control plane before publication
+    uint64_t carried_flows = 0;
+    // Runs on: worker lcore `w`.
+    void count_flow(uint16_t w) const noexcept {
+        auto& c = per_worker[w].flows;
+        c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
+    // Runs on: control plane.
+    uint64_t flows_total(size_t workers) const noexcept {
+        uint64_t t = carried_flows;
+        for (size_t i = 0; i < workers; i++) t += per_worker[i].flows.load(std::memory_order_relaxed);
+        return t;
+    }
     // Runs on: worker lcore (new flows only). False when `client` may not use `dst`.
     bool source_allowed(const IpAddr& dst, const IpAddr& client) const noexcept;
     // Runs on: any lcore. Index of the backend with identity `id`, or -1.

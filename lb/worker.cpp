@@ -740,6 +740,7 @@ void Worker::on_miss(const Snapshot& s, CandT<A>& c, uint64_t now) noexcept {
                                             : FlowState::kUdp;
     set_deltas(f);
     if (sp->affinity_timeout_s) affinity_store(*sp, client, b.id, now);
+    sp->count_flow(index_);
     counters_.ev(Ev::kFwdNew);
     translate(c, f, false);
 }

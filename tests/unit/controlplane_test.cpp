@@ -56,7 +56,8 @@ cluster = { serviceCIDRs = [ "198.18.0.0/24" ]; };
 services = (
   { metadata = { name = "web"; namespace = "cp"; };
     spec = { clusterIP = "198.18.0.10";
-             ports = ( { name = "http"; protocol = "TCP"; port = )" + o.bad_port + R"(; targetPort = 8080; },
+             ports = ( { name = "http"; protocol = "TCP"; port = )" + o.bad_port + R"(; targetPort = 8080;
+                         appProtocol = "http"; },
                        { name = "dns"; protocol = "UDP"; port = 53; targetPort = 5300; } ); }; }
 )" + o.extra_services + R"(
 );
@@ -521,6 +522,29 @@ endpointSlices = (
                                                    uint32_t(r.out[0][33]) << 24))));
     }
     EXPECT_GE(chosen.size(), 190u) << "200 flows over 5,000 backends should rarely share one";
+}
+
+
+TEST(ControlPlane, PerServiceFlowCountersSurviveReloadAndCarryAppProtocol) {
+    RingAppliance a(config(Opts{}), kLb);
+    for (uint16_t p = 0; p < 5; p++) a.send(c2v().tcp(uint16_t(30000 + p), 80, kSyn).bytes());
+    for (uint16_t p = 0; p < 3; p++) a.send(c2v().udp(uint16_t(31000 + p), 53).payload("x").bytes());
+    std::string m = a.ctl().handle("metrics");
+    EXPECT_NE(m.find("svclb_service_flows_created_total{service=\"cp/web\",port=\"http\",protocol=\"TCP\","
+                     "app_protocol=\"http\",table=\"cp/web:http\"} 5"),
+              std::string::npos) << m;
+    EXPECT_NE(m.find("port=\"dns\",protocol=\"UDP\",app_protocol=\"\",table=\"cp/web:dns\"} 3"), std::string::npos) << m;
+    EXPECT_NE(m.find("svclb_drops_total{reason=\"no_flow\"} 0"), std::string::npos) << m;
+    // A reload with another backend: the service's count goes on from where it was.
+    Opts o;
+    o.backends = {1, 2};
+    ASSERT_TRUE(a.ctl().apply(parse(o)).empty());
+    a.send(c2v().tcp(30010, 80, kSyn).bytes());
+    m = a.ctl().handle("metrics");
+    EXPECT_NE(m.find("table=\"cp/web:http\"} 6"), std::string::npos) << m;
+    const std::string st = a.ctl().handle("stats");
+    EXPECT_NE(st.find("\"appProtocol\": \"http\""), std::string::npos) << st;
+    EXPECT_NE(st.find("\"flows_created\": 6"), std::string::npos) << st;
 }
 
 }  // namespace
