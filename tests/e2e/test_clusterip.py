@@ -10,69 +10,11 @@ from collections import Counter
 
 import pytest
 
+from .clients import HTTP_CLIENT, UDP_CLIENT
 from .conftest import (AF_PACKET, APPLIANCE, BACKENDS3, BACKENDS4, NS_C, PY, VIP, binary,
                        make_config, nsrun, ns_python, run)
 
 # ------------------------------------------------------------------ clients (run in svt-c)
-
-# N HTTP/1.0 requests, each on a new connection from source port BASE+i.
-HTTP_CLIENT = r"""
-import json, socket, sys, time
-vip, n, base = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-deadline = time.monotonic() + 60
-out = []
-for i in range(n):
-    if time.monotonic() > deadline:
-        out.append("ERR:deadline"); continue
-    if len(out) >= 5 and all(a.startswith("ERR") for a in out[-5:]):
-        out.append("ERR:skipped after 5 consecutive failures"); continue
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.settimeout(3)
-    try:
-        s.bind(("198.51.100.10", base + i))
-        s.connect((vip, 80))
-        s.sendall(b"GET /id HTTP/1.0\r\nHost: svc\r\n\r\n")
-        data = b""
-        while len(data) < 65536:
-            chunk = s.recv(4096)
-            if not chunk: break
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        ok = head.startswith(b"HTTP/1.0 200") or head.startswith(b"HTTP/1.1 200")
-        out.append(body.decode(errors="replace").strip() if ok else "ERR:" + head[:40].decode(errors="replace"))
-    except OSError as e:
-        out.append("ERR:" + type(e).__name__ + ":" + str(e))
-    finally:
-        s.close()
-print(json.dumps(out))
-"""
-
-# N UDP datagrams, each from its own source port BASE+i, one answer awaited per datagram.
-UDP_CLIENT = r"""
-import json, socket, sys, time
-vip, port, n, base = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-out = []
-for i in range(n):
-    if len(out) >= 5 and all(o["answer"] is None for o in out[-5:]):
-        out.append({"payload": "req-%d" % i, "answer": None, "error": "skipped after 5 consecutive failures"})
-        continue
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.settimeout(2)
-    payload = "req-%d" % i
-    try:
-        s.bind(("198.51.100.10", base + i))
-        s.sendto(payload.encode(), (vip, port))
-        data, peer = s.recvfrom(2048)
-        out.append({"payload": payload, "answer": data.decode(errors="replace"),
-                    "from": "%s:%d" % peer[:2]})
-    except OSError as e:
-        out.append({"payload": payload, "answer": None, "error": str(e)})
-    finally:
-        s.close()
-print(json.dumps(out))
-"""
 
 # Opens N connections from source ports BASE+i, prints "connected", waits for a line on
 # stdin, then sends one request on each and prints the answers as JSON.
@@ -110,7 +52,7 @@ print(json.dumps(out), flush=True)
 
 
 def http_requests(n, base):
-    return ns_python(NS_C, HTTP_CLIENT, (VIP, str(n), str(base)), timeout=90)
+    return ns_python(NS_C, HTTP_CLIENT, (VIP, "80", str(n), "198.51.100.10", str(base)), timeout=90)
 
 
 # ------------------------------------------------------------------ tests
@@ -129,7 +71,7 @@ def test_http_every_request_answered(appliance):
 
 
 def test_udp_every_request_answered(appliance):
-    res = ns_python(NS_C, UDP_CLIENT, (VIP, "53", "30", "20000"), timeout=90)
+    res = ns_python(NS_C, UDP_CLIENT, (VIP, "53", "30", "20000", "198.51.100.10"), timeout=90)
     assert len(res) == 30
     bad = []
     for r in res:

@@ -11,39 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from .clients import UDP_CLIENT
 from .conftest import (APPLIANCE6, DUAL_VIP4, DUAL_VIP6, NS_B, NS_C, PREFIX,
                        SCTP_PORT, SNAT4, SNAT6, nsrun, ns_python)
 
 SERVED = {"b1", "b2", "b3"}
 WWW = Path(f"/tmp/{PREFIX}-www")  # scripts/netns.sh's server directory (logs)
-
-# N UDP datagrams to VIP:PORT, each from its own source port BASE+i (any family); one
-# answer awaited per datagram.
-UDP_CLIENT = r"""
-import json, socket, sys
-vip, port, n, base = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-fam = socket.AF_INET6 if ":" in vip else socket.AF_INET
-out = []
-for i in range(n):
-    if len(out) >= 5 and all(o["answer"] is None for o in out[-5:]):
-        out.append({"payload": "req-%d" % i, "answer": None, "error": "skipped after 5 consecutive failures"})
-        continue
-    s = socket.socket(fam, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.settimeout(2)
-    payload = "req6-%d" % i
-    try:
-        s.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", base + i))
-        s.sendto(payload.encode(), (vip, port))
-        data, peer = s.recvfrom(2048)
-        out.append({"payload": payload, "answer": data.decode(errors="replace"),
-                    "from": "%s:%d" % peer[:2]})
-    except OSError as e:
-        out.append({"payload": payload, "answer": None, "error": str(e)})
-    finally:
-        s.close()
-print(json.dumps(out))
-"""
 
 # N SCTP associations to VIP:PORT with usrsctp's example client, PAR at a time. Association
 # i binds source port BASE+i, sends one message of LENBASE+i bytes (newline included: the

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import BACKENDS3, Daemon, binary, make_config, netns, ns_python, run, NETNS
-from .test_clusterip import HTTP_CLIENT
+from .clients import HTTP_CLIENT
 
 PREFIX = "svw"
 NS_LB, NS_C = f"{PREFIX}-lb", f"{PREFIX}-c"
@@ -66,7 +66,7 @@ def two_workers():
 def test_two_workers_every_connection_answered(two_workers):
     st0 = two_workers.stats()
     assert st0 is not None and st0.get("workers") == 2, f"stats: {st0}"
-    answers = ns_python(NS_C, HTTP_CLIENT, (VIP, "100", "25000"), timeout=120)
+    answers = ns_python(NS_C, HTTP_CLIENT, (VIP, "80", "100", "198.51.100.10", "25000"), timeout=120)
     st1 = two_workers.stats()
     counts = Counter(answers)
     bad = [a for a in answers if a not in ("b1", "b2", "b3")]
