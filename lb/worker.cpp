@@ -96,7 +96,7 @@ Worker::Worker(Dataplane& dp, uint16_t index, uint32_t flow_capacity, uint32_t s
     ap.socket_id = dp.config().socket_id;
     affinity_ = rte_hash_create(&ap);
     affinity_entries_ = static_cast<AffinityEntry*>(
-        rte_zmalloc_socket("affinity", sizeof(AffinityEntry) * kAffinityEntries, 0, dp.config().socket_id));
+        rte_zmalloc_socket("affinity", sizeof(AffinityEntry) * (kAffinityEntries + 1), 0, dp.config().socket_id));
     if (!affinity_ || !affinity_entries_) throw std::runtime_error("cannot create the affinity table");
     uint16_t maxport = 0;
     for (uint16_t p : dp.ports()) maxport = std::max<uint16_t>(maxport, p);
@@ -216,7 +216,7 @@ uint32_t Worker::poll_once() noexcept {
             last_aging_ = t;
             const uint32_t expired = flows_.expire(t, timeout_tsc_, 64) + flows6_.expire(t, timeout_tsc_, 64);
             if (expired) counters_.ev(Ev::kFlowsExpired, expired);
-            age_affinity(t, 16);
+            age_affinity(t, 64);
         }
     }
     // What the control plane asked this worker to send.
@@ -767,20 +767,21 @@ void Worker::affinity_store(const ServicePortRt& sp, const IpAddr& client, uint6
         counters_.ev(Ev::kAffinityFull);
         return;
     }
-    affinity_entries_[pos] = {backend_id, now, now + uint64_t(sp.affinity_timeout_s) * rte_get_tsc_hz()};
+    affinity_entries_[pos] = {backend_id, now, now + uint64_t(sp.affinity_timeout_s) * rte_get_tsc_hz(), true};
 }
 
-// Runs on: worker lcore, with flow aging. Forgets up to `budget` expired affinity entries.
+// Runs on: worker lcore, with flow aging. Looks at `budget` slots of the affinity table
+// (by key position, so the work is bounded whatever the table holds) and forgets the
+// expired entries.
 void Worker::age_affinity(uint64_t now, uint32_t budget) noexcept {
-    const void* key;
-    void* data;
     for (uint32_t i = 0; i < budget; i++) {
-        const int32_t pos = rte_hash_iterate(affinity_, &key, &data, &affinity_iter_);
-        if (pos < 0) { // walked the whole table: start over next time
-            affinity_iter_ = 0;
-            return;
-        }
-        if (affinity_entries_[pos].expires < now) rte_hash_del_key(affinity_, key);
+        const uint32_t pos = affinity_cursor_;
+        affinity_cursor_ = pos + 1 > kAffinityEntries ? 0 : pos + 1;
+        AffinityEntry& e = affinity_entries_[pos];
+        if (!e.used || e.expires >= now) continue;
+        void* key;
+        if (rte_hash_get_key_with_position(affinity_, int32_t(pos), &key) == 0) rte_hash_del_key(affinity_, key);
+        e.used = false;
     }
 }
 

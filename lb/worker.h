@@ -117,8 +117,9 @@ private:
         uint64_t backend_id;
         uint64_t last_used; // TSC
         uint64_t expires;   // TSC: last_used + the service's timeout
+        bool used;
     };
-    uint32_t affinity_iter_ = 0;
+    uint32_t affinity_cursor_ = 0;
     void age_affinity(uint64_t now, uint32_t budget) noexcept;
     rte_hash* affinity_ = nullptr;
     AffinityEntry* affinity_entries_ = nullptr;
