@@ -68,6 +68,23 @@ static AffinityKey affinity_key(const ServicePortRt& sp, const IpAddr& client) n
     return k;
 }
 
+// What every reply svclb makes of a received packet shares: source and destination
+// swapped, a fresh TTL / hop limit. (IPv4 callers recompute the header checksum after
+// their own changes.)
+static void turn_around(rte_ipv4_hdr* ip) noexcept {
+    const uint32_t src = ip->src_addr;
+    ip->src_addr = ip->dst_addr;
+    ip->dst_addr = src;
+    ip->time_to_live = 64;
+}
+static void turn_around(rte_ipv6_hdr* ip6) noexcept {
+    uint8_t tmp[16];
+    std::memcpy(tmp, ip6->src_addr, 16);
+    std::memcpy(ip6->src_addr, ip6->dst_addr, 16);
+    std::memcpy(ip6->dst_addr, tmp, 16);
+    ip6->hop_limits = 64;
+}
+
 static void tx_error_cb(rte_mbuf** pkts, uint16_t unsent, void* userdata) {
     auto* c = static_cast<LcoreCounters*>(userdata);
     c->drop(Drop::kTxFull, unsent);
@@ -840,19 +857,12 @@ void Worker::reject(CandT<A>& c, Drop why) noexcept {
         rte_pktmbuf_trim(m, uint16_t(rte_pktmbuf_data_len(m) - (l2 + l3len)));
         if constexpr (v6) {
             auto* ip6 = static_cast<rte_ipv6_hdr*>(c.ip);
-            uint8_t tmp[16];
-            std::memcpy(tmp, ip6->src_addr, 16);
-            std::memcpy(ip6->src_addr, ip6->dst_addr, 16);
-            std::memcpy(ip6->dst_addr, tmp, 16);
-            ip6->hop_limits = 64;
+            turn_around(ip6);
             ip6->payload_len = rte_cpu_to_be_16(uint16_t(l3len - sizeof(rte_ipv6_hdr)));
             th->cksum = rte_ipv6_udptcp_cksum(ip6, th); // extension headers stay out of the sum
         } else {
             auto* ip = static_cast<rte_ipv4_hdr*>(c.ip);
-            const uint32_t src = ip->src_addr;
-            ip->src_addr = ip->dst_addr;
-            ip->dst_addr = src;
-            ip->time_to_live = 64;
+            turn_around(ip);
             ip->packet_id = 0;
             ip->fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
             ip->total_length = rte_cpu_to_be_16(uint16_t(l3len));
@@ -1050,10 +1060,7 @@ void Worker::handle_icmp(uint16_t in_port, rte_mbuf* m, rte_ipv4_hdr* ip) noexce
     icmp->icmp_type = RTE_IP_ICMP_ECHO_REPLY;
     std::memcpy(&new_word, &icmp->icmp_type, 2);
     icmp->icmp_cksum = csum::update16(icmp->icmp_cksum, old_word, new_word);
-    const uint32_t req_src = ip->src_addr;
-    ip->src_addr = ip->dst_addr;
-    ip->dst_addr = req_src;
-    ip->time_to_live = 64;
+    turn_around(ip);
     ip->hdr_checksum = 0;
     ip->hdr_checksum = rte_ipv4_cksum(ip);
     auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
@@ -1138,11 +1145,7 @@ void Worker::handle_icmp6(const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint
         return;
     }
     if (type == 128 && !mcast && s.lookup_local6(ip6->dst_addr) >= 0) { // echo request
-        uint8_t tmp[16];
-        std::memcpy(tmp, ip6->src_addr, 16);
-        std::memcpy(ip6->src_addr, ip6->dst_addr, 16);
-        std::memcpy(ip6->dst_addr, tmp, 16);
-        ip6->hop_limits = 64;
+        turn_around(ip6);
         // Type 128 -> 129; the pseudo-header sum is unchanged by swapping the addresses.
         uint16_t old_word, new_word, ck;
         std::memcpy(&old_word, icmp, 2);

@@ -288,6 +288,25 @@ class Appliance:
         return f"{notes}device: {self.device}\n{self.daemon.log_tail()}"
 
 
+def start_with_fallback(app, pings) -> bool:
+    """Starts `app` (anything with start(device), daemon and notes) on AF_XDP; falls back to
+    AF_PACKET when the daemon exits early or runs but does not answer `pings()`. Returns
+    whether svclb answers svclbctl stats."""
+    ready = app.start(AF_XDP)
+    if not ready and not app.daemon.alive():
+        app.notes.append(f"af_xdp: svclb exited early (rc {app.daemon.proc.returncode}); "
+                         f"fell back to af_packet\n{app.daemon.log_tail(20)}")
+        app.daemon.stop()
+        ready = app.start(AF_PACKET)
+    elif ready and not pings():
+        # Runs but moves no packets: try the other PMD before blaming the dataplane.
+        rc = app.daemon.stop()
+        app.notes.append(f"af_xdp: appliance did not answer ping; fell back to "
+                         f"af_packet (af_xdp daemon exit code {rc})")
+        ready = app.start(AF_PACKET)
+    return ready
+
+
 def appliance_pings(count=3) -> bool:
     for _ in range(count):
         if nsrun(NS_C, ["ping", "-c", "1", "-W", "1", APPLIANCE], timeout=5).returncode == 0:
@@ -312,18 +331,7 @@ def appliance():
     try:
         netns("up", PREFIX)
         netns("servers", PREFIX, "start")
-        ready = app.start(AF_XDP)
-        if not ready and not app.daemon.alive():
-            app.notes.append(f"af_xdp: svclb exited early (rc {app.daemon.proc.returncode}); "
-                             f"fell back to af_packet\n{app.daemon.log_tail(20)}")
-            app.daemon.stop()
-            ready = app.start(AF_PACKET)
-        elif ready and not appliance_pings():
-            # Runs but moves no packets: try the other PMD before blaming the dataplane.
-            rc = app.daemon.stop()
-            app.notes.append(f"af_xdp: appliance did not answer ping; fell back to "
-                             f"af_packet (af_xdp daemon exit code {rc})")
-            ready = app.start(AF_PACKET)
+        ready = start_with_fallback(app, appliance_pings)
         if not ready:
             pytest.fail(f"svclb did not answer 'svclbctl stats' within 30 s "
                         f"(alive: {app.daemon.alive()})\n{app.diag()}")

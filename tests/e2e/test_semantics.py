@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 
 from .clients import HTTP_CLIENT, UDP_CLIENT
-from .conftest import (AF_PACKET, NETNS, Daemon, binary, netns, nsrun, ns_python, run)
+from .conftest import (AF_PACKET, NETNS, Daemon, binary, netns, nsrun, ns_python, run,
+                       start_with_fallback)
 
 PREFIX = "svs"
 NS_LB, NS_C = f"{PREFIX}-lb", f"{PREFIX}-c"
 SOCKET = "/run/svclb/e2e-semantics.sock"
-AF_XDP = "net_af_xdp0,iface=lb0,start_queue=0,queue_count=1"
 
 APPLIANCE = "198.51.100.1"     # the port address: the node address NodePorts listen on
 CLIENT = "198.51.100.10"       # svs-c's address (netns.sh); inside the source range
@@ -183,17 +183,7 @@ def sem():
         r = run([binary("svclb"), "--check", "-c", check], timeout=30)
         assert r.returncode == 0, (
             f"svclb --check rejects the semantics config (rc {r.returncode}):\n{r.stderr}")
-        ready = app.start(AF_XDP)
-        if not ready and not app.daemon.alive():
-            app.notes.append(f"af_xdp: svclb exited early (rc {app.daemon.proc.returncode}); "
-                             f"fell back to af_packet\n{app.daemon.log_tail(20)}")
-            app.daemon.stop()
-            ready = app.start(AF_PACKET)
-        elif ready and not pings():
-            rc = app.daemon.stop()
-            app.notes.append(f"af_xdp: appliance did not answer ping; fell back to "
-                             f"af_packet (af_xdp daemon exit code {rc})")
-            ready = app.start(AF_PACKET)
+        ready = start_with_fallback(app, pings)
         if not ready:
             pytest.fail(f"svclb (semantics) did not answer 'svclbctl stats' within 30 s "
                         f"(alive: {app.daemon.alive()})\n{app.diag()}")
