@@ -44,10 +44,10 @@ FlowKey4 fwd_key(uint32_t i, uint8_t proto = IPPROTO_TCP) {
     return k;
 }
 
-// Backend 192.0.2.1:8080 -> SNAT 198.51.100.1:port, flow number i.
+// Backend 203.0.113.1:8080 -> SNAT 198.51.100.1:port, flow number i.
 FlowKey4 rev_key(uint32_t i, uint8_t proto = IPPROTO_TCP) {
     FlowKey4 k;
-    k.src = be32(0xc0000201u);
+    k.src = be32(0xcb007101u);
     k.dst = be32(0xc6336400u | (i >> 16));
     k.sport = be16(8080);
     k.dport = be16(uint16_t(i & 0xffff));

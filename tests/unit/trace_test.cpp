@@ -333,13 +333,13 @@ TEST(TraceDefaults, DefaultApplianceRoutesEveryBackend) {
     sl.service = "web";
     sl.ports.push_back({"http", "TCP", 8080, ""});
     Endpoint e;
-    e.addresses = {"10.244.1.5"};
+    e.addresses = {"203.0.113.5"};
     sl.endpoints.push_back(e);
     cfg.slices.push_back(sl);
     ASSERT_TRUE(trace_prepare(cfg, {}).empty());
-    const TraceResult r = trace_packet(cfg, {"tcp", "10.244.2.7:5555", "10.96.0.10:80", ""});
+    const TraceResult r = trace_packet(cfg, {"tcp", "198.51.100.7:5555", "10.96.0.10:80", ""});
     EXPECT_EQ(r.verdict, "forward") << r.json();
-    EXPECT_EQ(r.backend, "10.244.1.5:8080");
+    EXPECT_EQ(r.backend, "203.0.113.5:8080");
     EXPECT_EQ(r.out_src, "203.0.113.1:1024");
     EXPECT_TRUE(r.snat);
 }
