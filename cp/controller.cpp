@@ -18,6 +18,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include "cp/trace.h"
 #include "cp/validate.h"
 
 namespace svclb::cp {
@@ -152,7 +153,36 @@ std::string Controller::handle(const std::string& request) {
     if (request == "neighbours") return resolver_.describe();
     if (request == "generation") return std::to_string(generation_) + "\n";
     if (request == "metrics") return metrics_text();
-    return "error: unknown request \"" + request + "\" (stats, services, neighbours, generation, metrics)\n";
+    if (request.starts_with("trace ")) return live_trace(request.substr(6));
+    return "error: unknown request \"" + request + "\" (stats, services, neighbours, generation, metrics, trace)\n";
+}
+
+// "trace proto=P src=S dst=D [ingress=NAME]": one JSON line, or "error N: why" (N = 2 for a
+// bad request, 1 when the dataplane could not answer), which svclbctl turns into its exit
+// status.
+std::string Controller::live_trace(const std::string& args) {
+    TracePacket pkt;
+    std::istringstream in(args);
+    std::string tok;
+    while (in >> tok) {
+        const auto eq = tok.find('=');
+        const std::string k = tok.substr(0, eq), v = eq == std::string::npos ? "" : tok.substr(eq + 1);
+        if (k == "proto") pkt.proto = v;
+        else if (k == "src") pkt.src = v;
+        else if (k == "dst") pkt.dst = v;
+        else if (k == "ingress") pkt.ingress = v;
+        else return "error 2: unknown trace field \"" + k + "\"\n";
+    }
+    LiveTraceHooks hooks;
+    hooks.pump = trace_pump_;
+    hooks.other = [this](rte_mbuf* m) { resolver_.on_packet(m, now_ms()); };
+    try {
+        return trace_live(dp_, ports_, pkt, hooks).json() + "\n";
+    } catch (const std::invalid_argument& e) {
+        return std::string("error 2: ") + e.what() + "\n";
+    } catch (const std::exception& e) {
+        return std::string("error 1: ") + e.what() + "\n";
+    }
 }
 
 std::string Controller::stats_json() {

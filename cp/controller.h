@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +33,10 @@ public:
     // The answer to one svclbctl request line.
     std::string handle(const std::string& request);
 
+    // In-process tests whose workers are not launched: what runs while a live trace waits
+    // for the workers' answers (it polls them).
+    void set_trace_pump(std::function<void()> f) { trace_pump_ = std::move(f); }
+
     uint64_t generation() const { return generation_; }
     const Config& config() const { return cfg_; }
     NeighbourResolver& resolver() { return resolver_; }
@@ -43,6 +48,7 @@ private:
     static const char* proto_name(uint8_t p);
     std::string services_table();
     void serve_one(int fd);
+    std::string live_trace(const std::string& args);
 
     Dataplane& dp_;
     std::vector<PortBinding> ports_;
@@ -52,6 +58,7 @@ private:
     NeighbourResolver resolver_;
     int listen_fd_ = -1;
     std::string socket_path_;
+    std::function<void()> trace_pump_;
 };
 
 }  // namespace svclb::cp

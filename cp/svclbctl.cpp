@@ -37,6 +37,8 @@ void usage(FILE* f) {
                  "        --dst IP:PORT [--ingress PORT] [--service-cidr CIDR]... [--nodeport-range A-B]\n"
                  "        [--node-address IP]... [--node-name NAME]...\n"
                  "                   one packet through the real pipeline, in process: JSON verdict\n"
+                 "  trace --proto tcp|udp|sctp|icmp --src IP[:PORT] --dst IP:PORT [--ingress PORT]\n"
+                 "                   the same on the running daemon's live snapshot and flow tables\n"
                  "  env -c CONFIG [-f MANIFEST]... NAMESPACE\n"
                  "                   the kubelet's service environment variables for NAMESPACE\n");
 }
@@ -97,7 +99,7 @@ int main(int argc, char** argv) {
         const std::string cmd = argv[i];
         const std::vector<std::string> rest(argv + i + 1, argv + argc);
         if (cmd == "env") return env_command(rest);
-        return trace_command(rest, std::cout, std::cerr, true);
+        return trace_command(rest, std::cout, std::cerr, true, sock);
     }
     std::string req;
     for (; i < argc; i++) req += (req.empty() ? "" : " ") + std::string(argv[i]);
@@ -107,32 +109,8 @@ int main(int argc, char** argv) {
         usage(stderr);
         return 2;
     }
-    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", sock.c_str());
-    if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-        std::fprintf(stderr, "svclbctl: cannot reach svclb at %s: %s\n", sock.c_str(), std::strerror(errno));
-        return 1;
-    }
-    timeval tv{5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    req += "\n";
-    if (write(fd, req.data(), req.size()) != ssize_t(req.size())) {
-        std::fprintf(stderr, "svclbctl: write failed: %s\n", std::strerror(errno));
-        return 1;
-    }
-    char buf[4096];
-    ssize_t n;
-    size_t total = 0;
-    while ((n = read(fd, buf, sizeof buf)) > 0) {
-        fwrite(buf, 1, size_t(n), stdout);
-        total += size_t(n);
-    }
-    close(fd);
-    if (total == 0) {
-        std::fprintf(stderr, "svclbctl: no answer from %s\n", sock.c_str());
-        return 1;
-    }
+    const auto answer = ask_daemon(sock, req, std::cerr);
+    if (!answer) return 1;
+    std::fwrite(answer->data(), 1, answer->size(), stdout);
     return 0;
 }

@@ -6,7 +6,11 @@
 // nothing waits on ARP. Runs on: the main lcore (EAL already initialised).
 #include "cp/trace.h"
 
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <cstdio>
@@ -25,6 +29,7 @@
 #include <rte_ethdev.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
+#include <rte_cycles.h>
 #include <rte_ring.h>
 
 #include "cp/config_loader.h"
@@ -33,6 +38,7 @@
 #include "cp/validate.h"
 #include "lb/dataplane.h"
 #include "lb/packet.h"
+#include "lb/worker.h"
 
 #include "cp/manifest_loader.h"
 
@@ -307,6 +313,53 @@ std::string frontend_name(const std::string& rt_name) {
     return n;
 }
 
+
+// The frontend's name and its usable backends, in address order (the table is in
+// identity order).
+void describe_frontend(TraceResult& r, const ServicePortRt* sp) {
+    if (!sp) return;
+    r.frontend = frontend_name(sp->name);
+    std::vector<const BackendRt*> bs;
+    for (const auto& b : sp->backends) bs.push_back(&b);
+    std::sort(bs.begin(), bs.end(), [](const BackendRt* a, const BackendRt* b) {
+        return std::tie(a->addr, a->port) < std::tie(b->addr, b->port);
+    });
+    for (const BackendRt* b : bs) r.candidates.push_back(format_ip_port(b->addr, b->port));
+}
+
+// The verdict from what the pipeline did with the packet: the frames it sent (or handed
+// to the control plane) and its counter deltas.
+void summarize(TraceResult& r, const std::vector<Bytes>& out, const uint64_t* drops, const uint64_t* events,
+               const HostPort& src) {
+    auto ev = [&](Ev e) { return events[size_t(e)]; };
+    for (size_t i = 0; i < kNumDrops && r.reason.empty(); i++)
+        if (drops[i]) r.reason = std::string(drop_name(Drop(i)));
+    // The first IP frame transmitted is the packet's outcome (forwarded, or the reply).
+    HostPort os, od;
+    bool have_out = false;
+    for (const auto& f : out)
+        if (frame_addresses(f, os, od)) {
+            have_out = true;
+            break;
+        }
+    if (ev(Ev::kIcmpEchoReplies) || ev(Ev::kArpReplies) || ev(Ev::kNdAdverts)) r.verdict = "local";
+    else if (ev(Ev::kRejectsSent)) r.verdict = "reject";
+    else if (have_out && r.reason.empty()) r.verdict = "forward";
+    else {
+        r.verdict = "drop";
+        if (r.reason.empty() && ev(Ev::kToControl)) r.reason = "to_control";
+    }
+    if (have_out) {
+        r.out_src = endpoint_str(os.ip, os.port);
+        r.out_dst = endpoint_str(od.ip, od.port);
+        if (r.verdict == "forward") {
+            r.backend = r.out_dst;
+            const HostPort in_src{src.ip, src.port < 0 ? int(kDefaultSrcPort) : src.port};
+            r.snat = !(os.ip == in_src.ip && os.port == in_src.port);
+        }
+    }
+}
+
 }  // namespace
 
 // ---- public API ------------------------------------------------------------------------
@@ -318,6 +371,11 @@ std::string TraceResult::json() const {
     o += "],\"backend\":" + json_opt(backend) + ",\"snat\":" + (snat ? "true" : "false") + ",\"out\":";
     if (out_src.empty() && out_dst.empty()) o += "null";
     else o += "{\"src\":" + json_str(out_src) + ",\"dst\":" + json_str(out_dst) + "}";
+    if (live) {
+        o += ",\"flow\":";
+        if (flow_state.empty()) o += "null";
+        else o += "{\"worker\":" + std::to_string(flow_worker) + ",\"state\":" + json_str(flow_state) + "}";
+    }
     return o + "}";
 }
 
@@ -402,44 +460,133 @@ TraceResult trace_packet(const Config& cfg_in, const TracePacket& pkt) {
     const ServicePortRt* sp = nullptr;
     if (proto != kProtoIcmp)
         sp = app.dp().current()->lookup_frontend(Snapshot::frontend_key(dst.ip, proto, uint16_t(dst.port)));
-    if (sp) {
-        r.frontend = frontend_name(sp->name);
-        std::vector<const BackendRt*> bs; // in address order (the table is in identity order)
-        for (const auto& b : sp->backends) bs.push_back(&b);
-        std::sort(bs.begin(), bs.end(), [](const BackendRt* a, const BackendRt* b) {
-            return std::tie(a->addr, a->port) < std::tie(b->addr, b->port);
-        });
-        for (const BackendRt* b : bs) r.candidates.push_back(format_ip_port(b->addr, b->port));
-    }
+    describe_frontend(r, sp);
 
     const auto o = app.send(port, build_packet(proto, src, dst, ro.ports[port].mac, ro.ports[port].vlan), 0, true);
-    auto ev = [&](Ev e) { return o.events[size_t(e)]; };
-    for (size_t i = 0; i < kNumDrops && r.reason.empty(); i++)
-        if (o.drops[i]) r.reason = std::string(drop_name(Drop(i)));
-    // The first IP frame transmitted is the packet's outcome (forwarded, or the reply).
-    HostPort os, od;
-    bool have_out = false;
-    for (const auto& f : o.out)
-        if (frame_addresses(f, os, od)) {
-            have_out = true;
-            break;
-        }
-    if (ev(Ev::kIcmpEchoReplies) || ev(Ev::kArpReplies) || ev(Ev::kNdAdverts)) r.verdict = "local";
-    else if (ev(Ev::kRejectsSent)) r.verdict = "reject";
-    else if (have_out && r.reason.empty()) r.verdict = "forward";
-    else {
-        r.verdict = "drop";
-        if (r.reason.empty() && ev(Ev::kToControl)) r.reason = "to_control";
+    summarize(r, o.out, o.drops, o.events, src);
+    return r;
+}
+
+TraceResult trace_live(Dataplane& dp, const std::vector<PortBinding>& ports, const TracePacket& pkt,
+                       const LiveTraceHooks& hooks) {
+    const uint8_t proto = proto_from_name(pkt.proto);
+    const HostPort src = parse_host_port("--src", pkt.src);
+    const HostPort dst = parse_host_port("--dst", pkt.dst);
+    if (src.ip.family != dst.ip.family) throw std::invalid_argument("--src and --dst must be of one IP family");
+    if (proto != kProtoIcmp && dst.port < 0) throw std::invalid_argument("--dst: a port is required: \"" + pkt.dst + "\"");
+    if (ports.empty()) throw std::invalid_argument("the appliance has no port");
+    const PortBinding* in = &ports[0];
+    if (!pkt.ingress.empty()) {
+        in = nullptr;
+        for (const auto& b : ports)
+            if (b.name == pkt.ingress) in = &b;
+        if (!in) throw std::invalid_argument("--ingress: no port named \"" + pkt.ingress + "\"");
     }
-    if (have_out) {
-        r.out_src = endpoint_str(os.ip, os.port);
-        r.out_dst = endpoint_str(od.ip, od.port);
-        if (r.verdict == "forward") {
-            r.backend = r.out_dst;
-            const HostPort in_src{src.ip, src.port < 0 ? int(kDefaultSrcPort) : src.port};
-            r.snat = !(os.ip == in_src.ip && os.port == in_src.port);
+    const Snapshot* snap = dp.current(); // the control plane publishes: alive while we run
+    if (!snap) throw std::runtime_error("no configuration is being served yet");
+
+    TraceResult r;
+    r.live = true;
+    const ServicePortRt* sp = nullptr;
+    if (proto != kProtoIcmp)
+        sp = snap->lookup_frontend(Snapshot::frontend_key(dst.ip, proto, uint16_t(dst.port)));
+    describe_frontend(r, sp);
+
+    // The live worker that holds this 5-tuple's flow, if one does: asked through its own
+    // ring (it is its table's only reader, lb/flow.h), the entry copied back.
+    FlowQuery found{};
+    bool have_flow = false;
+    if (proto != kProtoIcmp) {
+        FlowQuery q{};
+        q.v6 = src.ip.is_v6();
+        const uint16_t sport = rte_cpu_to_be_16(uint16_t(src.port < 0 ? kDefaultSrcPort : src.port));
+        const uint16_t dport = rte_cpu_to_be_16(uint16_t(dst.port));
+        if (q.v6) {
+            std::memcpy(q.key6.src.b, src.ip.bytes.data(), 16);
+            std::memcpy(q.key6.dst.b, dst.ip.bytes.data(), 16);
+            q.key6.sport = sport, q.key6.dport = dport, q.key6.proto = proto;
+        } else {
+            std::memcpy(&q.key4.src, src.ip.bytes.data(), 4);
+            std::memcpy(&q.key4.dst, dst.ip.bytes.data(), 4);
+            q.key4.sport = sport, q.key4.dport = dport, q.key4.proto = proto;
+        }
+        size_t asked = 0, answered = 0;
+        for (size_t w = 0; w < dp.worker_count(); w++) {
+            rte_mbuf* m = rte_pktmbuf_alloc(dp.pool());
+            if (!m) throw std::runtime_error("no mbuf for the flow query");
+            void* d = rte_pktmbuf_append(m, sizeof(FlowQuery));
+            if (!d) {
+                rte_pktmbuf_free(m);
+                throw std::runtime_error("mbuf too small for the flow query");
+            }
+            std::memcpy(d, &q, sizeof q);
+            pkt_priv(m)->kind = kPrivFlowQuery;
+            if (rte_ring_sp_enqueue(dp.worker(w).from_cp(), m) != 0) {
+                rte_pktmbuf_free(m);
+                continue;
+            }
+            asked++;
+        }
+        const uint64_t deadline = rte_get_tsc_cycles() + rte_get_tsc_hz() / 2; // 500 ms
+        while (answered < asked && rte_get_tsc_cycles() < deadline) {
+            if (hooks.pump) hooks.pump();
+            bool any = false;
+            for (size_t w = 0; w < dp.worker_count(); w++) {
+                rte_mbuf* m;
+                while (rte_ring_sc_dequeue(dp.worker(w).to_cp(), reinterpret_cast<void**>(&m)) == 0) {
+                    any = true;
+                    if (pkt_priv(m)->kind != kPrivFlowAnswer) {
+                        if (hooks.other) hooks.other(m);
+                        else rte_pktmbuf_free(m);
+                        continue;
+                    }
+                    answered++;
+                    FlowQuery a;
+                    std::memcpy(&a, rte_pktmbuf_mtod(m, const void*), sizeof a);
+                    rte_pktmbuf_free(m);
+                    if (a.found && !have_flow) {
+                        found = a;
+                        have_flow = true;
+                    }
+                }
+            }
+            if (!any) rte_delay_us_sleep(100);
+        }
+        if (answered < asked)
+            throw std::runtime_error("a worker did not answer the flow query within 500 ms");
+    }
+
+    // A worker of its own (never launched, not an RCU reader) runs the packet on the live
+    // snapshot, with the live flow copied into its table: the real pipeline, without
+    // touching the real workers' state or sending anything.
+    Worker tw(dp, uint16_t(dp.worker_count()), 1024, Dataplane::kSnatLo, 65536, true);
+    if (have_flow) {
+        r.flow_worker = found.worker;
+        if (found.v6) {
+            r.flow_state = flow_state_name(found.flow6.state);
+            const int32_t idx = tw.flows6().create(found.flow6.fwd, found.flow6.rev);
+            if (idx >= 0) tw.flows6().at(uint32_t(idx)) = found.flow6;
+        } else {
+            r.flow_state = flow_state_name(found.flow4.state);
+            const int32_t idx = tw.flows().create(found.flow4.fwd, found.flow4.rev);
+            if (idx >= 0) tw.flows().at(uint32_t(idx)) = found.flow4;
         }
     }
+    const Bytes frame = build_packet(proto, src, dst, dp.port_mac(in->port_id), dp.port_vlan(in->port_id));
+    rte_mbuf* m = rte_pktmbuf_alloc(dp.pool());
+    if (!m) throw std::runtime_error("no mbuf for the traced packet");
+    std::memcpy(rte_pktmbuf_append(m, uint16_t(frame.size())), frame.data(), frame.size());
+    tw.process_burst(*snap, in->port_id, &m, 1);
+    std::vector<Bytes> out;
+    for (rte_mbuf* o : tw.take_output()) {
+        const auto* p = rte_pktmbuf_mtod(o, const uint8_t*);
+        out.emplace_back(p, p + rte_pktmbuf_pkt_len(o));
+        rte_pktmbuf_free(o);
+    }
+    uint64_t drops[kNumDrops], events[kNumEvents];
+    for (size_t i = 0; i < kNumDrops; i++) drops[i] = tw.counters().drops[i].load(std::memory_order_relaxed);
+    for (size_t i = 0; i < kNumEvents; i++) events[i] = tw.counters().events[i].load(std::memory_order_relaxed);
+    summarize(r, out, drops, events, src);
     return r;
 }
 
@@ -455,7 +602,42 @@ bool trace_eal_init(const char* argv0) {
     return true;
 }
 
-int trace_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err, bool init_eal) {
+std::optional<std::string> ask_daemon(const std::string& socket_path, const std::string& request, std::ostream& err) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        err << "svclbctl: socket: " << std::strerror(errno) << "\n";
+        return std::nullopt;
+    }
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", socket_path.c_str());
+    if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+        err << "svclbctl: cannot reach svclb at " << socket_path << ": " << std::strerror(errno) << "\n";
+        close(fd);
+        return std::nullopt;
+    }
+    timeval tv{5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    const std::string req = request + "\n";
+    if (write(fd, req.data(), req.size()) != ssize_t(req.size())) {
+        err << "svclbctl: write failed: " << std::strerror(errno) << "\n";
+        close(fd);
+        return std::nullopt;
+    }
+    std::string answer;
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) answer.append(buf, size_t(n));
+    close(fd);
+    if (answer.empty()) {
+        err << "svclbctl: no answer from " << socket_path << "\n";
+        return std::nullopt;
+    }
+    return answer;
+}
+
+int trace_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err, bool init_eal,
+                  const std::string& socket) {
     std::string config;
     std::vector<std::string> manifests;
     TraceOverrides ov;
@@ -507,8 +689,29 @@ int trace_command(const std::vector<std::string>& args, std::ostream& out, std::
         return 2;
     }
     if (config.empty() && manifests.empty()) {
-        err << "svclbctl: live trace needs a running daemon with trace support\n";
-        return 2;
+        // Live: the daemon's snapshot and flow tables (Controller::live_trace).
+        if (!ov.service_cidrs.empty() || !ov.nodeport_range.empty() || !ov.node_addresses.empty() ||
+            !ov.node_names.empty()) {
+            err << "svclbctl trace: --service-cidr, --nodeport-range, --node-address and --node-name "
+                   "apply to -c/-f only (a live trace uses the daemon's configuration)\n";
+            return 2;
+        }
+        for (const std::string* v : {&pkt.proto, &pkt.src, &pkt.dst, &pkt.ingress})
+            if (v->find_first_of(" \t\n=") != std::string::npos) {
+                err << "svclbctl trace: unexpected character in \"" << *v << "\"\n";
+                return 2;
+            }
+        std::string req = "trace proto=" + pkt.proto + " src=" + pkt.src + " dst=" + pkt.dst;
+        if (!pkt.ingress.empty()) req += " ingress=" + pkt.ingress;
+        const auto answer = ask_daemon(socket, req, err);
+        if (!answer) return 1;
+        if (answer->starts_with("{")) {
+            out << *answer;
+            return 0;
+        }
+        const int rc = answer->starts_with("error 2: ") ? 2 : 1;
+        err << "svclbctl trace: " << (answer->starts_with("error ") ? answer->substr(9) : *answer);
+        return rc;
     }
     Errors errs;
     auto loaded = load_sources(config, manifests, errs, err, "svclbctl trace");

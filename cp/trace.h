@@ -6,13 +6,18 @@
 // tests/eal_env.h). The configuration's devices are not probed.
 #pragma once
 
+#include <functional>
 #include <iosfwd>
 #include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
 
+#include "cp/compile.h"
 #include "cp/model.h"
+#include "lb/dataplane.h"
+
+struct rte_mbuf;
 
 namespace svclb::cp {
 
@@ -40,6 +45,11 @@ struct TraceResult {
     std::string backend;                 // the chosen backend; "" unless forwarded
     bool snat = false;                   // output source differs from the input source
     std::string out_src, out_dst;        // the transmitted packet's addresses; "" = none
+    // Live trace only: the worker whose flow table held this 5-tuple, and the flow's state
+    // ("" = no flow); json() then adds "flow" (null or {"worker", "state"}).
+    bool live = false;
+    int flow_worker = -1;
+    std::string flow_state;
     std::string json() const;            // one JSON object, one line
 };
 
@@ -64,14 +74,34 @@ Errors trace_prepare(Config& cfg, const TraceOverrides& o);
 // when the appliance cannot be built.
 TraceResult trace_packet(const Config& cfg, const TracePacket& pkt);
 
+// The live trace, run by the daemon's control plane on its own dataplane: the packet goes
+// through a trace worker (lb/worker.h: never launched, sends nothing) on the snapshot being
+// served, after every live worker has been asked, through its own ring, for the flow this
+// 5-tuple belongs to; a flow found is copied into the trace worker's table first.
+// `pump` runs while waiting for the workers' answers (tests that poll workers themselves);
+// `other` receives what the workers hand the control plane meanwhile (ARP, queued
+// packets). Throws std::invalid_argument for a bad packet description, std::runtime_error
+// when the dataplane cannot answer.
+struct LiveTraceHooks {
+    std::function<void()> pump;
+    std::function<void(rte_mbuf*)> other;
+};
+TraceResult trace_live(Dataplane& dp, const std::vector<PortBinding>& ports, const TracePacket& pkt,
+                       const LiveTraceHooks& hooks);
+
 // Initialises the EAL for an in-process trace (no hugepages, no PCI, no shared config).
 // Returns false (and prints why) on failure.
 bool trace_eal_init(const char* argv0);
 
+// One request line to a running daemon's control socket; its whole answer, or nullopt
+// (the reason printed to `err`).
+std::optional<std::string> ask_daemon(const std::string& socket_path, const std::string& request, std::ostream& err);
+
 // The whole `svclbctl trace ARGS...` command (args after "trace"). Offline with -c or -f:
 // loads, overrides, validates (every error to `err`, returns 1), initialises the EAL when
-// `init_eal`, traces and prints the JSON to `out` (returns 0). Without either: the live
-// trace, which the daemon does not support yet (returns 2). Bad usage returns 2.
-int trace_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err, bool init_eal);
+// `init_eal`, traces and prints the JSON to `out` (returns 0). Without either: asks the
+// daemon at `socket` for a live trace (trace_live) and prints its JSON. Bad usage returns 2.
+int trace_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err, bool init_eal,
+                  const std::string& socket = "/run/svclb/svclb.sock");
 
 }  // namespace svclb::cp

@@ -91,12 +91,13 @@ static void tx_error_cb(rte_mbuf** pkts, uint16_t unsent, void* userdata) {
     rte_pktmbuf_free_bulk(pkts, unsent);
 }
 
-Worker::Worker(Dataplane& dp, uint16_t index, uint32_t flow_capacity, uint32_t snat_lo, uint32_t snat_hi)
+Worker::Worker(Dataplane& dp, uint16_t index, uint32_t flow_capacity, uint32_t snat_lo, uint32_t snat_hi,
+               bool trace)
     : dp_(dp), neigh_(dp.neigh()), index_(index),
-      flows_(flow_capacity, dp.config().socket_id, "flows" + std::to_string(index)),
-      flows6_(flow_capacity, dp.config().socket_id, "flows6_" + std::to_string(index)),
-      snat_lo_(snat_lo), snat_hi_(snat_hi), snat_next_(snat_lo) {
-    const std::string n = std::to_string(index);
+      flows_(flow_capacity, dp.config().socket_id, (trace ? "tflows" : "flows") + std::to_string(index)),
+      flows6_(flow_capacity, dp.config().socket_id, (trace ? "tflows6_" : "flows6_") + std::to_string(index)),
+      snat_lo_(snat_lo), snat_hi_(snat_hi), snat_next_(snat_lo), trace_(trace) {
+    const std::string n = (trace ? "t" : "") + std::to_string(index);
     to_cp_ = rte_ring_create(("tocp" + n).c_str(), 1024, dp.config().socket_id,
                              RING_F_SP_ENQ | RING_F_SC_DEQ);
     from_cp_ = rte_ring_create(("fromcp" + n).c_str(), 1024, dp.config().socket_id,
@@ -130,7 +131,7 @@ Worker::Worker(Dataplane& dp, uint16_t index, uint32_t flow_capacity, uint32_t s
         port_mac_[p] = dp.port_mac(p);
         port_vlan_[p] = dp.port_vlan(p);
     }
-    rte_rcu_qsbr_thread_register(dp.qsv(), index);
+    if (!trace_) rte_rcu_qsbr_thread_register(dp.qsv(), index);
 }
 
 Worker::~Worker() {
@@ -149,7 +150,37 @@ Worker::~Worker() {
     rte_ring_free(redirect_);
     rte_hash_free(affinity_);
     rte_free(affinity_entries_);
-    rte_rcu_qsbr_thread_unregister(dp_.qsv(), index_);
+    if (!trace_) rte_rcu_qsbr_thread_unregister(dp_.qsv(), index_);
+}
+
+std::vector<rte_mbuf*> Worker::take_output() {
+    std::vector<rte_mbuf*> out;
+    for (auto* b : txbuf_) {
+        if (!b) continue;
+        out.insert(out.end(), b->pkts, b->pkts + b->length);
+        b->length = 0;
+    }
+    rte_mbuf* m;
+    while (rte_ring_dequeue(to_cp_, reinterpret_cast<void**>(&m)) == 0) out.push_back(m);
+    free_dropped();
+    return out;
+}
+
+// Runs on: worker lcore, for the live trace (rare). The key is looked up in this worker's
+// own tables; the answer goes back in the same mbuf.
+void Worker::answer_flow_query(rte_mbuf* m) noexcept {
+    auto* q = rte_pktmbuf_mtod(m, FlowQuery*);
+    q->worker = index_;
+    q->found = 0;
+    const int32_t r = q->v6 ? flows6_.lookup(q->key6) : flows_.lookup(q->key4);
+    if (r >= 0) {
+        q->found = 1;
+        q->reverse = uint32_t(r & 1);
+        if (q->v6) q->flow6 = flows6_.at(uint32_t(r) >> 1);
+        else q->flow4 = flows_.at(uint32_t(r) >> 1);
+    }
+    pkt_priv(m)->kind = kPrivFlowAnswer;
+    if (rte_ring_sp_enqueue(to_cp_, m) != 0) rte_pktmbuf_free(m); // the trace times out
 }
 
 void Worker::drop(rte_mbuf* m, Drop why) noexcept {
@@ -239,7 +270,10 @@ uint32_t Worker::poll_once() noexcept {
     // What the control plane asked this worker to send.
     rte_mbuf* cp[kBurst];
     const unsigned nc = rte_ring_sc_dequeue_burst(from_cp_, reinterpret_cast<void**>(cp), kBurst, nullptr);
-    for (unsigned i = 0; i < nc; i++) tx(pkt_priv(cp[i])->out_port, cp[i]);
+    for (unsigned i = 0; i < nc; i++) {
+        if (likely(pkt_priv(cp[i])->kind == kPrivSend)) tx(pkt_priv(cp[i])->out_port, cp[i]);
+        else answer_flow_query(cp[i]);
+    }
     if (ndropped_) free_dropped();
     flush_tx();
     flow_count_.store(flows_.size() + flows6_.size(), std::memory_order_relaxed);
@@ -935,6 +969,12 @@ void Worker::reject(CandT<A>& c, Drop why) noexcept {
 }
 
 void Worker::redirect_to(int owner, rte_mbuf* m, uint16_t in_port, uint8_t hops) noexcept {
+    if (unlikely(trace_)) {
+        // The live trace asked every worker for this packet's flow before it ran (cp/trace.h):
+        // none has it, so the owner would drop it, as the last hop of a DNAT reply does.
+        drop(m, hops ? Drop::kNoService : Drop::kNoFlow);
+        return;
+    }
     pkt_priv(m)->out_port = in_port; // the owner processes it as received on in_port
     pkt_priv(m)->hops = hops;
     if (rte_ring_mp_enqueue(dp_.worker(size_t(owner)).redirect(), m) != 0) {

@@ -38,6 +38,21 @@ enum PrivKind : uint8_t {
     kPrivArp = 1,        // ARP or an IPv6 neighbour advertisement to learn from
     kPrivAwaitNeigh = 2, // translated packet waiting for its next hop's MAC
     kPrivSend = 3,       // control plane -> worker: transmit on out_port as is
+    kPrivFlowQuery = 4,  // control plane -> worker: look up a FlowQuery's key (live trace)
+    kPrivFlowAnswer = 5, // worker -> control plane: the same mbuf, answered
+};
+
+// The data of a kPrivFlowQuery / kPrivFlowAnswer mbuf: the worker looks the key up in its
+// own flow table (the table's single owner, lb/flow.h) and copies the entry it finds.
+struct FlowQuery {
+    uint8_t v6 = 0;    // which key and entry
+    uint8_t found = 0; // set by the worker
+    uint16_t worker = 0;
+    uint32_t reverse = 0; // the key matched the flow's reverse (backend -> SNAT) key
+    FlowKey4 key4;
+    FlowKey6 key6;
+    Flow4 flow4;
+    Flow6 flow6;
 };
 PktPriv* pkt_priv(rte_mbuf* m) noexcept;
 
@@ -45,7 +60,12 @@ class Worker {
 public:
     // Runs on: control plane (allocates the flow table, rings and TX buffers).
     // This worker allocates SNAT ports from [snat_lo, snat_hi).
-    Worker(Dataplane& dp, uint16_t index, uint32_t flow_capacity, uint32_t snat_lo, uint32_t snat_hi);
+    // A `trace` worker (the live trace, cp/trace.h) is never launched: the control plane
+    // calls process_burst on it, never flush_tx, and takes what it would have sent from
+    // take_output(). It is not an RCU reader (the publisher itself drives it), hands
+    // nothing to other workers, and its rings and tables have names of their own.
+    Worker(Dataplane& dp, uint16_t index, uint32_t flow_capacity, uint32_t snat_lo, uint32_t snat_hi,
+           bool trace = false);
     ~Worker();
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
@@ -68,6 +88,9 @@ public:
     FlowTable& flows() noexcept { return flows_; }
     FlowTable6& flows6() noexcept { return flows6_; }
     rte_ring* to_cp() const noexcept { return to_cp_; }
+    // Runs on: control plane, trace workers only. Everything process_burst sent or handed
+    // to the control plane, in that order; the caller frees the mbufs.
+    std::vector<rte_mbuf*> take_output();
     rte_ring* from_cp() const noexcept { return from_cp_; }
     // Replies that reached another worker, handed to this one (multi-producer).
     rte_ring* redirect() const noexcept { return redirect_; }
@@ -97,6 +120,7 @@ private:
     template <typename A> void flush_slice(const Snapshot& s, FlowTableT<A>& t, int which) noexcept;
     void tx(uint16_t port, rte_mbuf* m) noexcept;
     void to_control(rte_mbuf* m, uint8_t kind) noexcept;
+    void answer_flow_query(rte_mbuf* m) noexcept;
     void drop(rte_mbuf* m, Drop why) noexcept;
     void free_dropped() noexcept;
     uint16_t next_snat_port() noexcept;
@@ -138,6 +162,7 @@ private:
     rte_mbuf* dropped_[kBurst];
     uint16_t ndropped_ = 0;
     bool online_ = false;
+    const bool trace_;
     std::atomic<bool> stop_{false};
     std::atomic<uint32_t> flow_count_{0};
 };

@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 
 from .clients import HTTP_CLIENT, UDP_CLIENT
-from .conftest import (AF_PACKET, APPLIANCE, BACKENDS3, BACKENDS4, NS_C, PY, VIP, binary,
+from .conftest import (AF_PACKET, APPLIANCE, BACKENDS3, BACKENDS4, NS_C, PY, SOCKET, VIP, binary,
                        make_config, nsrun, ns_python, run)
 
 # ------------------------------------------------------------------ clients (run in svt-c)
@@ -145,6 +145,45 @@ def test_reload_keeps_established_connections(appliance):
     bad = [a for a in answers if a not in ("b1", "b2", "b3", "b4")]
     assert not bad, f"after reload: bad answers {Counter(bad)}\n{appliance.diag()}"
     assert counts["b4"] >= 1, f"no new connection reached the new backend b4: {counts}"
+
+
+def test_live_trace_reports_the_flow_table(appliance):
+    """`svclbctl trace` without -c/-f asks the daemon: for the 5-tuple of an open connection
+    it reports the live flow and the backend that connection really reached (which the
+    backend names when asked), for an unused source port no flow."""
+    held, base = 3, 23000
+    client = subprocess.Popen(
+        ["ip", "netns", "exec", NS_C, PY, "-c", HELD_CLIENT, VIP, str(held), str(base)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    traces = []
+    try:
+        line = client.stdout.readline()  # bounded: every connect() has a 5 s timeout
+        assert line.strip() == "connected", f"{line!r} {client.stderr.read()[-2000:]}\n{appliance.diag()}"
+        for i in range(held):
+            r = run([binary("svclbctl"), "-s", SOCKET, "trace", "--proto", "tcp",
+                     "--src", f"198.51.100.10:{base + i}", "--dst", f"{VIP}:80"], timeout=10)
+            assert r.returncode == 0, f"live trace failed: {r.stderr}\n{appliance.diag()}"
+            traces.append(json.loads(r.stdout))
+        out, err = client.communicate("go\n", timeout=30)
+        answers = json.loads(out.strip().splitlines()[-1]) if out.strip() else []
+        assert len(answers) == held, f"client output {out!r} {err[-2000:]}"
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait(timeout=10)
+    for t, answer in zip(traces, answers):
+        assert t["verdict"] == "forward" and t["frontend"] == "e2e/web:http", t
+        assert t["flow"] is not None and t["flow"]["state"] == "ESTABLISHED", t
+        # 198.51.100.1N:8080 is bN (scripts/netns.sh)
+        assert "b" + t["backend"].split(":")[0].rsplit(".", 1)[1][1:] == answer, (t, answer)
+    r = run([binary("svclbctl"), "-s", SOCKET, "trace", "--proto", "tcp",
+             "--src", "198.51.100.10:23999", "--dst", f"{VIP}:80"], timeout=10)
+    assert r.returncode == 0, r.stderr
+    t = json.loads(r.stdout)
+    assert t["flow"] is None and t["verdict"] == "forward" and t["snat"] is True, t
+    r = run([binary("svclbctl"), "-s", SOCKET, "trace", "--proto", "tcp",
+             "--src", "198.51.100.10", "--dst", f"{VIP}:80", "--ingress", "nope"], timeout=10)
+    assert r.returncode == 2 and "no port named" in r.stderr, (r.returncode, r.stderr)
 
 
 def test_check_rejects_broken_config(tmp_path):

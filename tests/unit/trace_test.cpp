@@ -8,6 +8,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <thread>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -15,11 +18,16 @@
 
 #include "cp/config_loader.h"
 #include "cp/env.h"
+#include "cp/ring_appliance.h"
 #include "cp/trace.h"
+#include "tests/golden/pkt.h"
 #include "tests/eal_env.h"
 
 namespace svclb::cp {
 namespace {
+
+using test::kSyn;
+using test::Pkt;
 
 const char* kAppliance = R"(
 appliance = {
@@ -285,16 +293,147 @@ TEST(TraceCommand, InvalidConfigPrintsEveryError) {
     unlink(path.c_str());
 }
 
-TEST(TraceCommand, UsageAndLive) {
+TEST(TraceCommand, Usage) {
     std::ostringstream out, err;
-    EXPECT_EQ(trace_command({"--proto", "tcp", "--src", "198.51.100.50", "--dst", "198.18.0.10:80"}, out, err, false), 2);
-    EXPECT_NE(err.str().find("live trace needs a running daemon with trace support"), std::string::npos);
+    // Live (neither -c nor -f): the overrides are refused, and no daemon is an error.
+    EXPECT_EQ(trace_command({"--proto", "tcp", "--src", "198.51.100.50", "--dst", "198.18.0.10:80", "--node-name",
+                             "n1"},
+                            out, err, false, "/nonexistent/svclb.sock"),
+              2);
+    EXPECT_NE(err.str().find("apply to -c/-f only"), std::string::npos) << err.str();
+    EXPECT_EQ(trace_command({"--proto", "tcp", "--src", "198.51.100.50", "--dst", "198.18.0.10:80"}, out, err, false,
+                            "/nonexistent/svclb.sock"),
+              1);
+    EXPECT_NE(err.str().find("cannot reach svclb at /nonexistent/svclb.sock"), std::string::npos) << err.str();
     EXPECT_EQ(trace_command({"-c", "x.conf", "--src", "198.51.100.50"}, out, err, false), 2);
     EXPECT_EQ(trace_command({"--bogus"}, out, err, false), 2);
     EXPECT_EQ(trace_command({"-c", "/nonexistent/x.conf", "--proto", "tcp", "--src", "1.2.3.4", "--dst", "5.6.7.8:1"},
                             out, err, false),
               1);
     EXPECT_EQ(trace_command({"-c", "x.conf", "--nodeport-range"}, out, err, false), 2);
+}
+
+// ---- live trace: the daemon's snapshot and flow tables (trace_live) -----------------------
+
+std::string weighted(int w11, int w12) {
+    return config({svc("web", R"(clusterIP = "198.18.0.10";)", kTcp80)},
+                  {slice("web-1", "web", kHttpSlicePort,
+                         "{ addresses = [ \"198.51.100.11\" ]; weight = " + std::to_string(w11) +
+                             "; }, { addresses = [ \"198.51.100.12\" ]; weight = " + std::to_string(w12) + "; }")});
+}
+
+// The value of "key":"..." in a JSON line ("" when absent or not a string).
+std::string field(const std::string& json, const std::string& key) {
+    const std::string k = "\"" + key + "\":\"";
+    const auto at = json.find(k);
+    if (at == std::string::npos) return "";
+    const auto end = json.find('"', at + k.size());
+    return json.substr(at + k.size(), end - at - k.size());
+}
+
+struct LiveApp {
+    RingAppliance app;
+    explicit LiveApp(const std::string& text)
+        : app(load(text), RingApplianceOptions{{{"p0", *parse_mac("02:00:00:00:00:01"), 0}}, 2, 1024, 4095}) {
+        app.ctl().set_trace_pump([this] {
+            for (size_t w = 0; w < app.dp().worker_count(); w++) app.dp().worker(w).poll_once();
+        });
+        app.poll();
+    }
+    size_t flows() {
+        size_t n = 0;
+        for (size_t w = 0; w < app.dp().worker_count(); w++) n += app.dp().worker(w).flows().size();
+        return n;
+    }
+};
+
+TEST(LiveTrace, FollowsTheFlowTableNotJustTheHash) {
+    LiveApp a(weighted(1, 1));
+    const std::string q = "trace proto=tcp src=198.51.100.50:1234 dst=198.18.0.10:80";
+    const std::string before = a.app.ctl().handle(q);
+    ASSERT_EQ(field(before, "verdict"), "forward") << before;
+    EXPECT_NE(before.find(R"("flow":null)"), std::string::npos) << before; // no such flow yet
+    EXPECT_EQ(field(before, "frontend"), "demo/web:http");
+    const std::string chosen = field(before, "backend");
+    ASSERT_FALSE(chosen.empty());
+    EXPECT_EQ(a.flows(), 0u) << "a trace creates no flow in the live workers";
+    EXPECT_TRUE(a.app.drain().empty()) << "a trace sends nothing";
+
+    // The real SYN, on worker 1's queue: the flow lives in worker 1's table.
+    const Bytes syn = Pkt()
+                          .eth(*parse_mac("02:00:00:00:00:10"), *parse_mac("02:00:00:00:00:01"))
+                          .ipv4("198.51.100.50", "198.18.0.10")
+                          .tcp(1234, 80, kSyn)
+                          .bytes();
+    const auto sent = a.app.send(0, syn, 1, true);
+    ASSERT_EQ(sent.events[size_t(Ev::kFwdNew)], 1u);
+    ASSERT_EQ(a.flows(), 1u);
+
+    // Drain the chosen backend (weight 0: existing flows only). A new connection can no
+    // longer get it; the live flow keeps it, and the live trace says so.
+    const bool first = chosen.starts_with("198.51.100.11");
+    Errors errs = a.app.ctl().apply(load(weighted(first ? 0 : 1, first ? 1 : 0)));
+    ASSERT_TRUE(errs.empty()) << errs[0].str();
+    const std::string after = a.app.ctl().handle(q);
+    EXPECT_EQ(field(after, "verdict"), "forward") << after;
+    EXPECT_EQ(field(after, "backend"), chosen) << after;
+    EXPECT_NE(after.find(R"("flow":{"worker":1,"state":"SYN_SENT"})"), std::string::npos) << after;
+    for (int port = 2000; port < 2010; port++) {
+        const std::string other =
+            a.app.ctl().handle("trace proto=tcp src=198.51.100.50:" + std::to_string(port) + " dst=198.18.0.10:80");
+        EXPECT_EQ(field(other, "verdict"), "forward") << other;
+        EXPECT_NE(field(other, "backend"), chosen) << other;
+        EXPECT_NE(other.find(R"("flow":null)"), std::string::npos) << other;
+    }
+    EXPECT_EQ(a.flows(), 1u);
+    EXPECT_TRUE(a.app.drain().empty());
+}
+
+TEST(LiveTrace, VerdictsAndErrors) {
+    LiveApp a(web());
+    const std::string rej = a.app.ctl().handle("trace proto=tcp src=198.51.100.50 dst=198.18.0.10:81");
+    EXPECT_EQ(field(rej, "verdict"), "reject") << rej;
+    EXPECT_EQ(field(rej, "reason"), "no_service") << rej;
+    const std::string drop = a.app.ctl().handle("trace proto=udp src=198.51.100.50 dst=198.18.0.99:53");
+    EXPECT_EQ(field(drop, "verdict"), "drop") << drop;
+    const std::string echo = a.app.ctl().handle("trace proto=icmp src=198.51.100.50 dst=198.18.0.10");
+    EXPECT_EQ(field(echo, "verdict"), "local") << echo;
+    const std::string sctp = a.app.ctl().handle("trace proto=sctp src=198.51.100.50:5000 dst=198.18.0.10:9");
+    EXPECT_EQ(field(sctp, "frontend"), "demo/web:sig") << sctp;
+    EXPECT_EQ(field(sctp, "verdict"), "forward") << sctp;
+    EXPECT_TRUE(a.app.ctl().handle("trace proto=gre src=198.51.100.50 dst=198.18.0.10:80").starts_with("error 2: "));
+    EXPECT_TRUE(a.app.ctl().handle("trace proto=tcp src=198.51.100.50 dst=198.18.0.10:80 ingress=p9")
+                    .starts_with("error 2: --ingress"));
+    EXPECT_TRUE(a.app.ctl().handle("trace colour=blue").starts_with("error 2: unknown trace field"));
+    EXPECT_EQ(a.flows(), 0u);
+}
+
+// svclbctl's side: the request over the control socket, the answer on stdout.
+TEST(LiveTrace, CommandAsksTheDaemon) {
+    LiveApp a(web());
+    char dir[] = "/tmp/svclb_live_XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    const std::string sock = std::string(dir) + "/ctl.sock";
+    a.app.ctl().listen(sock);
+    std::atomic<bool> done{false};
+    std::thread server([&] {
+        for (int i = 0; i < 200 && !done.load(); i++) a.app.ctl().poll(25);
+    });
+    std::ostringstream out, err, out2, err2;
+    const int rc = trace_command({"--proto", "udp", "--src", "198.51.100.50:5353", "--dst", "198.18.0.10:53"}, out,
+                                 err, false, sock);
+    const int rc2 = trace_command({"--proto", "udp", "--src", "198.51.100.50", "--dst", "198.18.0.10:53", "--ingress",
+                                   "nope"},
+                                  out2, err2, false, sock);
+    done = true;
+    server.join();
+    EXPECT_EQ(rc, 0) << err.str();
+    EXPECT_EQ(field(out.str(), "verdict"), "forward") << out.str();
+    EXPECT_EQ(field(out.str(), "frontend"), "demo/web:dns") << out.str();
+    EXPECT_NE(out.str().find(R"("flow":null)"), std::string::npos) << out.str();
+    EXPECT_EQ(rc2, 2);
+    EXPECT_NE(err2.str().find("--ingress: no port named \"nope\""), std::string::npos) << err2.str();
+    std::filesystem::remove_all(dir);
 }
 
 TEST(TraceCommand, NodePortRangeOverride) {
