@@ -308,7 +308,7 @@ void read_appliance(Reader& r, const Setting& s, Appliance& a) {
     r.check_keys(s, p,
                  {"ports", "gateway", "gateway6", "neighbours", "lcores", "flowTableSize",
                   "snatAddresses", "idleBackoffUs", "rejectRateLimit", "neighbourTimeout",
-                  "hugepages", "memoryMB", "eal", "socket", "timeouts"});
+                  "hugepages", "memoryMB", "eal", "socket", "timeouts", "exceptionPath"});
     if (const Setting* ports = r.list(s, "ports", p)) {
         for (int i = 0; i < ports->getLength(); i++) {
             const Setting& e = (*ports)[i];
@@ -347,6 +347,13 @@ void read_appliance(Reader& r, const Setting& s, Appliance& a) {
     r.u32(s, "memoryMB", p, a.memoryMB);
     r.strings(s, "eal", p, a.ealArgs);
     r.str(s, "socket", p, a.socket);
+    if (const Setting* e = r.group(s, "exceptionPath", p)) {
+        const std::string ep = p + ".exceptionPath";
+        r.check_keys(*e, ep, {"interface", "table"});
+        r.str(*e, "interface", ep, a.exceptionInterface);
+        if (a.exceptionInterface.empty()) r.error(*e, ep + ".interface", "Required value");
+        r.u32(*e, "table", ep, a.exceptionTable);
+    }
     if (const Setting* t = r.group(s, "timeouts", p)) {
         const std::string tp = p + ".timeouts";
         r.check_keys(*t, tp,

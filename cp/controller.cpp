@@ -7,7 +7,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -51,10 +53,11 @@ Errors Controller::apply(Config next) {
             same_ports = a.ports[i].name == b.ports[i].name && a.ports[i].device == b.ports[i].device &&
                          a.ports[i].vlan == b.ports[i].vlan && a.ports[i].mac == b.ports[i].mac;
         if (!same_ports || a.workerLcores != b.workerLcores || a.mainLcore != b.mainLcore ||
-            a.flowTableSize != b.flowTableSize || a.hugepages != b.hugepages)
+            a.flowTableSize != b.flowTableSize || a.hugepages != b.hugepages ||
+            a.exceptionInterface != b.exceptionInterface || a.exceptionTable != b.exceptionTable)
             return {ConfigError{b.loc, "", "appliance",
-                                "Forbidden: ports (device, mac, vlan), lcores, flowTableSize and hugepages "
-                                "take effect on restart only; restart svclb to change them"}};
+                                "Forbidden: ports (device, mac, vlan), lcores, flowTableSize, hugepages and "
+                                "exceptionPath take effect on restart only; restart svclb to change them"}};
     }
     std::unique_ptr<Snapshot> snap;
     try {
@@ -81,6 +84,26 @@ Errors Controller::apply(Config next) {
     generation_++;
     cfg_ = std::move(next);
     have_cfg_ = true;
+    // The kernel's side: healthCheckNodePort listeners, the exception path's addresses.
+    // What the kernel refuses is reported; the configuration stays applied.
+    if (health_enabled_)
+        for (const auto& w : health_.configure(cfg_)) std::fprintf(stderr, "svclb: warning: %s\n", w.c_str());
+    if (exception_) {
+        std::vector<IpAddr> own;
+        for (const auto& p : cfg_.appliance.ports)
+            for (const auto& a : p.addresses) {
+                IpAddr host;
+                if (parse_cidr(a, &host)) own.push_back(host);
+            }
+        for (const auto& a : cfg_.cluster.nodeAddresses)
+            if (auto ip = parse_ip(a)) own.push_back(*ip);
+        try {
+            for (const auto& w : exception_->sync(own))
+                std::fprintf(stderr, "svclb: warning: exception path: %s\n", w.c_str());
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "svclb: warning: exception path: %s\n", e.what());
+        }
+    }
     return {};
 }
 
@@ -128,9 +151,13 @@ void Controller::serve_one(int fd) {
 }
 
 void Controller::poll(int timeout_ms) {
-    if (listen_fd_ >= 0) {
-        pollfd p{listen_fd_, POLLIN, 0};
-        if (::poll(&p, 1, timeout_ms) > 0)
+    std::vector<pollfd> fds;
+    if (listen_fd_ >= 0) fds.push_back({listen_fd_, POLLIN, 0});
+    health_.add_pollfds(fds);
+    // The exception path's TAP port has no descriptor to wait on: poll it every millisecond.
+    if (exception_) timeout_ms = std::min(timeout_ms, 1);
+    if (!fds.empty() && ::poll(fds.data(), fds.size(), timeout_ms) > 0) {
+        if (listen_fd_ >= 0 && fds[0].revents)
             for (int i = 0; i < 8; i++) {
                 const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
                 if (fd < 0) break;
@@ -138,12 +165,25 @@ void Controller::poll(int timeout_ms) {
             }
     }
     const uint64_t now = now_ms();
+    health_.handle(fds, now);
     for (size_t w = 0; w < dp_.worker_count(); w++) {
         rte_mbuf* pkts[64];
         const unsigned n = rte_ring_sc_dequeue_burst(dp_.worker(w).to_cp(), reinterpret_cast<void**>(pkts),
                                                      64, nullptr);
-        for (unsigned i = 0; i < n; i++) resolver_.on_packet(pkts[i], now);
+        for (unsigned i = 0; i < n; i++) {
+            if (pkt_priv(pkts[i])->kind == kPrivPunt) {
+                if (exception_) {
+                    exception_->deliver(pkts[i]);
+                } else {
+                    punts_dropped_++;
+                    rte_pktmbuf_free(pkts[i]);
+                }
+                continue;
+            }
+            resolver_.on_packet(pkts[i], now);
+        }
     }
+    if (exception_) exception_->poll(dp_.current(), resolver_, now);
     resolver_.tick(now);
 }
 
@@ -215,7 +255,19 @@ std::string Controller::stats_json() {
               << ", \"flows_created\": " << sp.flows_total(dp_.worker_count()) << "}";
         }
     o << "], \"neighbours\": {\"queued\": " << resolver_.queued()
-      << ", \"requests_sent\": " << resolver_.requests_sent() << "}}\n";
+      << ", \"requests_sent\": " << resolver_.requests_sent() << "}, \"exception_path\": ";
+    if (exception_) {
+        const auto& c = exception_->counters();
+        o << "{\"interface\": \"" << exception_->iface() << "\", \"to_kernel\": " << c.to_kernel
+          << ", \"to_kernel_failed\": " << c.to_kernel_failed << ", \"from_kernel\": " << c.from_kernel
+          << ", \"sent\": " << c.sent << ", \"ignored\": " << c.ignored << ", \"no_route\": " << c.no_route << "}";
+    } else {
+        o << "{\"interface\": null, \"punts_dropped\": " << punts_dropped_ << "}";
+    }
+    o << ", \"health_checks\": {\"ports\": [";
+    const auto hp = health_.ports();
+    for (size_t i = 0; i < hp.size(); i++) o << (i ? ", " : "") << hp[i];
+    o << "], \"answered\": " << health_.answered() << "}}\n";
     return o.str();
 }
 

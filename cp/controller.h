@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "cp/compile.h"
+#include "cp/exception.h"
+#include "cp/health.h"
 #include "cp/model.h"
 #include "cp/neighbour.h"
 #include "lb/dataplane.h"
@@ -32,6 +34,15 @@ public:
     void poll(int timeout_ms);
     // The answer to one svclbctl request line.
     std::string handle(const std::string& request);
+
+    // The exception path (cp/exception.h), when the appliance has one: punted packets go to
+    // it, what the kernel sends is routed out, and every apply() syncs its addresses.
+    // Set before the first apply(); not owned.
+    void set_exception_path(ExceptionPath* e) { exception_ = e; }
+    const HealthServer& health() const { return health_; }
+    // Serve healthCheckNodePorts (the daemon does; in-process tests leave it off so that
+    // they listen on nothing).
+    void enable_health_checks() { health_enabled_ = true; }
 
     // In-process tests whose workers are not launched: what runs while a live trace waits
     // for the workers' answers (it polls them).
@@ -59,6 +70,10 @@ private:
     int listen_fd_ = -1;
     std::string socket_path_;
     std::function<void()> trace_pump_;
+    ExceptionPath* exception_ = nullptr;
+    HealthServer health_;
+    bool health_enabled_ = false;
+    uint64_t punts_dropped_ = 0; // punted with no exception path to take them
 };
 
 }  // namespace svclb::cp

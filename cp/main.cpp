@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <memory>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -25,6 +26,7 @@ using namespace svclb::cp;
 
 namespace {
 
+constexpr const char* kExceptionVdev = "net_tap_svclb"; // the exception path's TAP port
 std::atomic<bool> g_stop{false};
 std::atomic<bool> g_reload{false};
 
@@ -71,6 +73,7 @@ std::vector<std::string> eal_args(const Config& cfg) {
     if (!mapped) args.insert(args.end(), {"-l", lcores});
     args.insert(args.end(), {"--main-lcore", std::to_string(a.mainLcore), "--no-pci", "--log-level=*:notice"});
     for (const auto& p : a.ports) args.push_back("--vdev=" + p.device);
+    if (!a.exceptionInterface.empty()) args.push_back("--vdev=" + std::string(kExceptionVdev) + ",iface=" + a.exceptionInterface);
     if (a.hugepages) {
         args.push_back("--in-memory");
     } else {
@@ -156,6 +159,35 @@ int main(int argc, char** argv) {
         Dataplane dp(dc);
         for (auto& b : bindings) b.mac = dp.port_mac(b.port_id);
         Controller ctl(dp, bindings);
+        ctl.enable_health_checks();
+        std::unique_ptr<ExceptionPath> exception;
+        if (const auto& ifname = cfg->appliance.exceptionInterface; !ifname.empty()) {
+            uint16_t pid;
+            if (rte_eth_dev_get_port_by_name(kExceptionVdev, &pid) != 0)
+                throw std::runtime_error("exception path: the TAP device for " + ifname + " failed to probe");
+            exception = std::make_unique<ExceptionPath>(dp, pid, ifname, cfg->appliance.exceptionTable);
+            // An af_packet port's kernel interface sees every frame svclb sees. With the
+            // appliance's addresses now on the TAP interface, the kernel would answer those
+            // frames a second time; strict reverse-path filtering on the port's interface
+            // (the addresses route back through the TAP, not through it) makes it drop them.
+            for (const auto& p : cfg->appliance.ports) {
+                const auto at = p.device.find("iface=");
+                if (p.device.rfind("net_af_packet", 0) != 0 || at == std::string::npos) continue;
+                const std::string ifc = p.device.substr(at + 6, p.device.find(',', at) - at - 6);
+                if (FILE* f = std::fopen(("/proc/sys/net/ipv4/conf/" + ifc + "/rp_filter").c_str(), "w")) {
+                    std::fputs("1", f);
+                    std::fclose(f);
+                    std::fprintf(stderr, "svclb: exception path: rp_filter=1 on %s (af_packet port %s)\n",
+                                 ifc.c_str(), p.name.c_str());
+                } else {
+                    std::fprintf(stderr, "svclb: warning: cannot set rp_filter on %s: the kernel may answer "
+                                 "its frames too\n", ifc.c_str());
+                }
+            }
+            ctl.set_exception_path(exception.get());
+            std::fprintf(stderr, "svclb: exception path: kernel interface %s (DPDK port %u), routing table %u\n",
+                         ifname.c_str(), pid, cfg->appliance.exceptionTable);
+        }
         if (Errors e = ctl.apply(*cfg); !e.empty()) {
             print_errors(e);
             throw std::runtime_error("initial configuration rejected");

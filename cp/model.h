@@ -167,6 +167,12 @@ struct Appliance {
     std::vector<std::string> ealArgs;   // appended verbatim
     std::string socket = "/run/svclb/svclb.sock";
     Timeouts timeouts;
+    // The exception path (SEMANTICS.md "What svclb adds"): a TAP interface of this name
+    // ("" = none) to which the workers punt traffic for the appliance's own addresses that
+    // no frontend serves (healthCheckNodePort, BGP, management); the kernel answers
+    // through it, routed by policy rules "from <address> lookup exceptionTable".
+    std::string exceptionInterface;
+    uint32_t exceptionTable = 4242;
     SourceLoc loc;
 };
 

@@ -342,6 +342,11 @@ void summarize(TraceResult& r, const std::vector<Bytes>& out, const uint64_t* dr
             have_out = true;
             break;
         }
+    if (ev(Ev::kPunted)) { // for the appliance's kernel (exception path): it answers
+        r.verdict = "local";
+        r.reason = "exception_path";
+        return;
+    }
     if (ev(Ev::kIcmpEchoReplies) || ev(Ev::kArpReplies) || ev(Ev::kNdAdverts)) r.verdict = "local";
     else if (ev(Ev::kRejectsSent)) r.verdict = "reject";
     else if (have_out && r.reason.empty()) r.verdict = "forward";
@@ -389,6 +394,7 @@ Config trace_default_config() {
     cfg.appliance.ports.push_back(p);
     cfg.appliance.gateway = "203.0.113.254";
     cfg.appliance.gateway6 = "2001:db8:5c1b::fe";
+    cfg.appliance.exceptionInterface = "svclb0"; // as a real appliance has: healthCheckNodePorts trace "local"
     return cfg;
 }
 

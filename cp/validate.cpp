@@ -429,6 +429,23 @@ void validate_appliance(Appliance& a, Errors& errs) {
         s.invalid(p + ".neighbourTimeout", 0, "must be greater than 0");
     if (a.memoryMB == 0) s.invalid(p + ".memoryMB", 0, "must be greater than 0");
     if (a.socket.empty()) s.required(p + ".socket");
+    if (!a.exceptionInterface.empty()) {
+        const std::string& n = a.exceptionInterface;
+        const bool shape = n.size() < 16 && n != "." && n != ".." &&
+                           std::all_of(n.begin(), n.end(), [](char c) {
+                               return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+                           });
+        if (!shape)
+            s.invalid(p + ".exceptionPath.interface", n,
+                      "must be an interface name of at most 15 letters, digits, '-', '_' or '.'");
+        for (size_t i = 0; i < a.ports.size(); i++)
+            if (a.ports[i].device.find("iface=" + n) != std::string::npos)
+                s.invalid(p + ".exceptionPath.interface", n, "is the interface of " + idx(p + ".ports", i));
+        if (a.exceptionTable == 0 || (a.exceptionTable >= 253 && a.exceptionTable <= 255))
+            s.invalid(p + ".exceptionPath.table", a.exceptionTable,
+                      "must be a routing table other than 0 and 253-255 (the kernel's unspec, default, "
+                      "main and local tables)");
+    }
     const Timeouts& t = a.timeouts;
     const std::pair<const char*, uint32_t> tos[] = {
         {"tcpSyn", t.tcpSyn},           {"tcpEstablished", t.tcpEstablished},

@@ -83,6 +83,7 @@ inline constexpr std::string_view drop_desc(Drop d) {
     X(kNdAdverts, "nd_adverts", "neighbour advertisements sent for owned addresses") \
     X(kIcmpEchoReplies, "icmp_echo_replies", "ICMP echo replies sent")            \
     X(kToControl, "to_control", "packets handed to the control plane")            \
+    X(kPunted, "punted", "packets for the appliance's own addresses sent to the kernel (exception path)") \
     X(kRedirected, "redirected", "packets handed to their owning worker")         \
     X(kAffinityHits, "affinity_hits", "new connections sent to their client's affinity backend") \
     X(kAffinityFull, "affinity_full", "affinity table full: connection balanced without an entry") \

@@ -171,6 +171,9 @@ public:
     std::vector<PortRt> ports;
     FlowTimeouts timeouts;
     uint32_t reject_rate = 1000;
+    // Traffic for the appliance's own addresses that nothing here serves goes to the
+    // kernel (the control plane's TAP port) instead of being refused.
+    bool exception_path = false;
     // Some service keeps client addresses (DNAT): replies then come back addressed to the
     // client, not to an address svclb owns, and must still find their flow.
     bool has_dnat = false;

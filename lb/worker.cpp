@@ -204,6 +204,13 @@ void Worker::flush_tx() noexcept {
         if (const uint16_t sent = rte_eth_tx_buffer_flush(p, index_, txbuf_[p])) counters_.ev(Ev::kTx, sent);
 }
 
+// Runs on: worker lcore. To the kernel through the control plane's TAP port: the frame as
+// received, its L2 header length noted (the control plane strips a VLAN tag).
+void Worker::punt(rte_mbuf* m) noexcept {
+    counters_.ev(Ev::kPunted);
+    to_control(m, kPrivPunt);
+}
+
 void Worker::to_control(rte_mbuf* m, uint8_t kind) noexcept {
     pkt_priv(m)->kind = kind;
     if (rte_ring_sp_enqueue(to_cp_, m) != 0) {
@@ -675,12 +682,16 @@ void Worker::translate(CandT<A>& c, FlowT<A>& f, bool reverse_dir) noexcept {
 
 template <typename A>
 void Worker::on_miss(const Snapshot& s, CandT<A>& c, uint64_t now) noexcept {
+    // An address of the appliance itself (a port's or a NodePort address): what no
+    // frontend or flow here takes goes to the kernel when there is an exception path.
+    const bool own = c.local_kinds & (kAddrInterface | kAddrNode);
     if (!(c.local_kinds & kAddrVip)) {
         // A reply to a SNAT address with no flow here: its destination port names the
-        // worker that owns the flow (per-lcore SNAT ranges). Hand it over once.
+        // worker that owns the flow (per-lcore SNAT ranges). Hand it over once. (A trace
+        // worker has every live flow it could need copied in already: it is the owner.)
         if (c.local_kinds & kAddrSnat) {
             const int owner = dp_.snat_owner(rte_be_to_cpu_16(c.key.dport));
-            if (owner >= 0 && owner != index_) {
+            if (owner >= 0 && owner != index_ && !trace_) {
                 redirect_to(owner, c.m, c.in_port);
                 return;
             }
@@ -690,11 +701,15 @@ void Worker::on_miss(const Snapshot& s, CandT<A>& c, uint64_t now) noexcept {
             // it names the worker whose flow it is, so it visits the others in turn, at
             // most once each (bounded: workers - 1 hand-offs).
             const uint8_t hops = in_redirect_ ? pkt_priv(c.m)->hops : 0;
-            if (hops + 1u < dp_.worker_count()) {
+            if (hops + 1u < dp_.worker_count() && !trace_) {
                 redirect_to(int((index_ + 1) % dp_.worker_count()), c.m, c.in_port, uint8_t(hops + 1));
                 return;
             }
             drop(c.m, Drop::kNoService);
+            return;
+        }
+        if (own && s.exception_path) {
+            punt(c.m);
             return;
         }
         // A reply to a SNAT address without its flow; anything else to an address of ours
@@ -705,8 +720,12 @@ void Worker::on_miss(const Snapshot& s, CandT<A>& c, uint64_t now) noexcept {
     const uint16_t dport = rte_be_to_cpu_16(c.key.dport);
     const IpAddr client = to_ip(c.key.src);
     const auto* sp = s.lookup_frontend(Snapshot::frontend_key(to_ip(c.key.dst), c.key.proto, dport));
-    if (!sp) { // a VIP, but not this protocol and port: refused, not ignored
-        reject(c, Drop::kNoService);
+    if (!sp) {
+        if (own && s.exception_path) { // e.g. a healthCheckNodePort: the kernel's
+            punt(c.m);
+            return;
+        }
+        reject(c, Drop::kNoService); // a VIP, but not this protocol and port: refused, not ignored
         return;
     }
     if (unlikely(!sp->source_ranges.empty()) && !sp->source_allowed(to_ip(c.key.dst), client)) {
@@ -969,12 +988,6 @@ void Worker::reject(CandT<A>& c, Drop why) noexcept {
 }
 
 void Worker::redirect_to(int owner, rte_mbuf* m, uint16_t in_port, uint8_t hops) noexcept {
-    if (unlikely(trace_)) {
-        // The live trace asked every worker for this packet's flow before it ran (cp/trace.h):
-        // none has it, so the owner would drop it, as the last hop of a DNAT reply does.
-        drop(m, hops ? Drop::kNoService : Drop::kNoFlow);
-        return;
-    }
     pkt_priv(m)->out_port = in_port; // the owner processes it as received on in_port
     pkt_priv(m)->hops = hops;
     if (rte_ring_mp_enqueue(dp_.worker(size_t(owner)).redirect(), m) != 0) {

@@ -40,6 +40,7 @@ enum PrivKind : uint8_t {
     kPrivSend = 3,       // control plane -> worker: transmit on out_port as is
     kPrivFlowQuery = 4,  // control plane -> worker: look up a FlowQuery's key (live trace)
     kPrivFlowAnswer = 5, // worker -> control plane: the same mbuf, answered
+    kPrivPunt = 6,       // worker -> control plane: for the kernel (exception path)
 };
 
 // The data of a kPrivFlowQuery / kPrivFlowAnswer mbuf: the worker looks the key up in its
@@ -121,6 +122,7 @@ private:
     void tx(uint16_t port, rte_mbuf* m) noexcept;
     void to_control(rte_mbuf* m, uint8_t kind) noexcept;
     void answer_flow_query(rte_mbuf* m) noexcept;
+    void punt(rte_mbuf* m) noexcept;
     void drop(rte_mbuf* m, Drop why) noexcept;
     void free_dropped() noexcept;
     uint16_t next_snat_port() noexcept;

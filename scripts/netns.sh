@@ -11,7 +11,8 @@
 #   scripts/netns.sh status PREFIX         show what exists
 #
 #   PREFIX-fab  bridge br0; ports p-lb, p-c, p-b1..p-b4 (peers of the interfaces below)
-#   PREFIX-lb   lb0: up, no address, IPv6 disabled -- svclb attaches af_xdp/af_packet here;
+#   PREFIX-lb   lb0: up, no address, IPv6 disabled, rp_filter strict -- svclb attaches
+#               af_xdp/af_packet here;
 #               LB_QUEUES=N in the environment of "up" gives the lb0 pair N queues (default 1;
 #               one per svclb worker: af_xdp queue_count=N, af_packet qpairs=N)
 #   PREFIX-c    eth0 198.51.100.10/24, 2001:db8:100::10/64;
@@ -238,6 +239,11 @@ topo_up() {
   [[ "$LB_QUEUES" =~ ^[1-8]$ ]] || die "LB_QUEUES must be 1..8, not '$LB_QUEUES'"
   plug "$p" p-lb "$p-lb" lb0 "$LB_QUEUES"
   nsx "$p-lb" sysctl -qw net.ipv6.conf.lb0.disable_ipv6=1
+  # lb0 belongs to svclb. On af_packet the kernel sees its frames too; once svclb's exception
+  # path puts the appliance's addresses on its TAP interface (policy-routed back through it),
+  # strict reverse-path filtering makes the kernel drop what arrives on lb0 for them instead
+  # of answering a second time (IPv6 is off on lb0 altogether).
+  nsx "$p-lb" sysctl -qw net.ipv4.conf.lb0.rp_filter=1
   nsx "$p-lb" ip link set lb0 up
 
   # Client.

@@ -149,7 +149,7 @@ APPLIANCE = "198.51.100.1"
 APPLIANCE6 = "2001:db8:100::1"
 SNAT4, SNAT6 = "198.51.100.2", "2001:db8:100::2"
 SOCKET = "/run/svclb/e2e.sock"
-AF_XDP = "net_af_xdp0,iface=lb0,start_queue=0,queue_count=1"
+AF_XDP = os.environ.get("SVCLB_E2E_DEVICE", "net_af_xdp0,iface=lb0,start_queue=0,queue_count=1")
 AF_PACKET = "net_af_packet0,iface=lb0"
 BACKENDS3 = ["198.51.100.11", "198.51.100.12", "198.51.100.13"]
 BACKENDS4 = BACKENDS3 + ["198.51.100.14"]

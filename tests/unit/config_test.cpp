@@ -1084,6 +1084,23 @@ TEST(ApplianceValidation, SizesAndTimeouts) {
                        "0"}));
 }
 
+TEST(ApplianceValidation, ExceptionPath) {
+    const std::string head = "appliance = { ports = ( { name = \"p0\"; device = \"net_af_packet0,iface=lb0\"; } );\n";
+    EXPECT_EQ(errors(head + "exceptionPath = { interface = \"svclb0\"; }; };\n"), Strings{});
+    EXPECT_EQ(errors(head + "exceptionPath = { interface = \"svclb0\"; table = 100; }; };\n"), Strings{});
+    EXPECT_EQ(errors(head + "exceptionPath = { interface = \"a very long name\"; table = 254; }; };\n"),
+              (Strings{"t.conf:1: appliance.exceptionPath.interface: Invalid value: \"a very long name\": must be "
+                       "an interface name of at most 15 letters, digits, '-', '_' or '.'",
+                       "t.conf:1: appliance.exceptionPath.table: Invalid value: 254: must be a routing table "
+                       "other than 0 and 253-255 (the kernel's unspec, default, main and local tables)"}));
+    EXPECT_EQ(errors(head + "exceptionPath = { interface = \"lb0\"; }; };\n"),
+              Strings{"t.conf:1: appliance.exceptionPath.interface: Invalid value: \"lb0\": is the interface "
+                      "of appliance.ports[0]"});
+    EXPECT_EQ(errors(head + "exceptionPath = { table = 7; colour = 1; }; };\n"),
+              (Strings{"t.conf:2: appliance.exceptionPath.colour: unknown field \"colour\"",
+                       "t.conf:2: appliance.exceptionPath.interface: Required value"}));
+}
+
 TEST(ClusterValidation, ServiceCidrs) {
     const std::string head = "appliance = { ports = ( { name = \"p0\"; device = \"d\"; } ); };\n";
     EXPECT_EQ(errors(head + "cluster = { serviceCIDRs = [ \"10.96.0.0/12\", \"10.0.0.0/16\", "

@@ -26,7 +26,7 @@ namespace {
 // One port p0 (198.51.100.1/24, 2001:db8:1::1/64) with gateways, so clients in
 // 203.0.113.0/24 are routable too; optionally a second port p1 (203.0.113.1/24, no gateway
 // then: its subnet is connected).
-std::string appliance(bool two_ports) {
+std::string appliance(bool two_ports, const std::string& extra = "") {
     std::string s = R"(
 appliance = {
   ports = ( { name = "p0"; device = "net_null0"; addresses = [ "198.51.100.1/24", "2001:db8:1::1/64" ]; })";
@@ -36,6 +36,7 @@ appliance = {
     if (!two_ports) s += "  gateway = \"198.51.100.254\";\n";
     s += R"(  gateway6 = "2001:db8:1::fe";
   lcores = { main = 0; workers = [ 1 ]; };
+)" + extra + R"(
 };
 )";
     return s;
@@ -45,9 +46,10 @@ struct Conf {
     std::vector<std::string> services, slices;
     std::string cluster_extra; // extra settings inside `cluster = { ... }`
     bool two_ports = false;
+    std::string appliance_extra{}; // extra settings inside `appliance = { ... }`
 
     std::string text() const {
-        std::string s = appliance(two_ports);
+        std::string s = appliance(two_ports, appliance_extra);
         s += R"(cluster = { serviceCIDRs = [ "198.18.0.0/24", "2001:db8:ffff::/112" ]; nodeNames = [ "n1", "n1b" ]; )" +
              cluster_extra + " };\nservices = (";
         for (size_t i = 0; i < services.size(); i++) s += (i ? ",\n  " : "\n  ") + services[i];
@@ -446,18 +448,27 @@ std::vector<Row> rows() {
     {
         // SEMANTICS.md: traffic to the appliance's own addresses that the dataplane does not
         // serve itself (healthCheckNodePort HTTP, BGP, management) takes the exception path
-        // to the kernel (a trace reports it as drop / "to_control"). svclb refuses a SYN to
-        // the healthCheckNodePort on a node address with a RST (reject / "no_service": the
-        // node address is a VIP and the port no frontend, lb/worker.cpp on_miss), so the
-        // health check never reaches the kernel. (On an own address that is no node address,
-        // e.g. one filtered out by nodePortAddresses, such a SYN is dropped as "no_service".)
-        Row row{X, "HealthCheckNodePortGoesToKernel",
-                pol(R"(type = "LoadBalancer"; clusterIP = "198.18.0.40"; externalTrafficPolicy = "Local";
-                       healthCheckNodePort = 32000;)",
-                    kMixedNodes, ingress("203.0.113.41")),
-                "tcp", C, "198.51.100.1:32000", "drop", "to_control", "", {}, false};
-        row.disabled_because = "no exception path: the healthCheckNodePort SYN is refused (RST, no_service)";
-        add(row);
+        // to the kernel: the worker punts it (a trace reports verdict "local", reason
+        // "exception_path": the appliance answers, through its kernel). Without an
+        // exception path configured such a SYN is refused like any unserved port of a VIP.
+        const std::string hc = R"(type = "LoadBalancer"; clusterIP = "198.18.0.40"; externalTrafficPolicy = "Local";
+                                  healthCheckNodePort = 32000;)";
+        Conf with = pol(hc, kMixedNodes, ingress("203.0.113.41"));
+        with.appliance_extra = R"(exceptionPath = { interface = "svclb0"; };)";
+        add({X, "HealthCheckNodePortGoesToKernel", with, "tcp", C, "198.51.100.1:32000", "local",
+             "exception_path", "", {}, false});
+        add({X, "HealthCheckNodePortOverIPv6GoesToKernel", with, "tcp", C6, "[2001:db8:1::1]:32000", "local",
+             "exception_path", "", {}, false});
+        add({X, "UnservedUdpPortOfTheNodeGoesToKernel", with, "udp", C, "198.51.100.1:179", "local",
+             "exception_path", "", {}, false});
+        // Only the appliance's own addresses: a clusterIP's unknown port is still refused, an
+        // ingress IP's too, and the service's own frontends still forward.
+        add({X, "ClusterIPUnknownPortStillRejected", with, "tcp", C, "198.18.0.40:32000", "reject", "no_service", "",
+             {}, false});
+        add({X, "IngressIPUnknownPortStillRejected", with, "tcp", C, "203.0.113.41:32000", "reject", "no_service", "",
+             {}, false});
+        add({X, "NoExceptionPathRefuses", pol(hc, kMixedNodes, ingress("203.0.113.41")), "tcp", C,
+             "198.51.100.1:32000", "reject", "no_service", "", {}, false});
     }
     return r;
 }
@@ -521,8 +532,11 @@ TEST_P(Semantics, Packet) {
     if (row.verdict == "drop") {
         EXPECT_TRUE(r.out_src.empty() && r.out_dst.empty()) << "a drop sends nothing";
     }
-    if (row.verdict == "reject" || row.verdict == "local") {
+    if (row.verdict == "reject" || (row.verdict == "local" && row.reason.empty())) {
         EXPECT_FALSE(r.out_dst.empty()) << "svclb answers the client";
+    }
+    if (row.reason == "exception_path") {
+        EXPECT_TRUE(r.out_src.empty() && r.out_dst.empty()) << "the kernel answers, not the dataplane";
     }
     if (!row.never.empty()) {
         for (int p = 40000; p < 40032; p++) {
@@ -544,7 +558,7 @@ INSTANTIATE_TEST_SUITE_P(Table, Semantics, ::testing::ValuesIn(rows()), [](const
 TEST(SemanticsTable, CoversEverySection) {
     const auto all = rows();
     EXPECT_GE(all.size(), 50u);
-    EXPECT_LE(all.size(), 70u);
+    EXPECT_LE(all.size(), 90u);
     for (const char* s : {"Frontends", "SharedPortNumber", "UsableEndpoints", "NoService", "TrafficPolicy",
                           "SourceRanges", "BackendPort", "DualStack", "Weights", "SeveralSlices", "IcmpEcho",
                           "ExceptionPath"})
