@@ -69,7 +69,9 @@ Errors Controller::apply(Config next) {
     const size_t workers = dp_.worker_count();
     for (auto& sp : snap->service_ports) {
         for (auto& b : sp->backends) b.neigh = int16_t(dp_.neigh().ensure(b.nexthop, b.out_port));
-        sp->per_worker = std::make_unique<ServicePortRt::Slot[]>(workers);
+        // One slot per worker, and one for the live trace's worker (index `workers`,
+        // cp/trace.h), which counts there and is never summed.
+        sp->per_worker = std::make_unique<ServicePortRt::Slot[]>(workers + 1);
     }
     // Counters survive the reload: each table carries over what the same one counted.
     if (const Snapshot* old = dp_.current()) {

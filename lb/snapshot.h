@@ -65,7 +65,7 @@ struct ServicePortRt {
     struct alignas(RTE_CACHE_LINE_SIZE) Slot {
         std::atomic<uint64_t> flows{0};
     };
-    std::unique_ptr<Slot[]> per_worker; // sized by the control plane before publication
+    std::unique_ptr<Slot[]> per_worker; // workers + 1 (the live trace's), sized before publication
     uint64_t carried_flows = 0;
     // Runs on: worker lcore `w`.
     void count_flow(uint16_t w) const noexcept {

@@ -169,16 +169,18 @@ std::vector<rte_mbuf*> Worker::take_output() {
 // Runs on: worker lcore, for the live trace (rare). The key is looked up in this worker's
 // own tables; the answer goes back in the same mbuf.
 void Worker::answer_flow_query(rte_mbuf* m) noexcept {
-    auto* q = rte_pktmbuf_mtod(m, FlowQuery*);
-    q->worker = index_;
-    q->found = 0;
-    const int32_t r = q->v6 ? flows6_.lookup(q->key6) : flows_.lookup(q->key4);
+    FlowQuery q; // the mbuf's data is not aligned for the entries: work on a copy
+    std::memcpy(&q, rte_pktmbuf_mtod(m, const void*), sizeof q);
+    q.worker = index_;
+    q.found = 0;
+    const int32_t r = q.v6 ? flows6_.lookup(q.key6) : flows_.lookup(q.key4);
     if (r >= 0) {
-        q->found = 1;
-        q->reverse = uint32_t(r & 1);
-        if (q->v6) q->flow6 = flows6_.at(uint32_t(r) >> 1);
-        else q->flow4 = flows_.at(uint32_t(r) >> 1);
+        q.found = 1;
+        q.reverse = uint32_t(r & 1);
+        if (q.v6) q.flow6 = flows6_.at(uint32_t(r) >> 1);
+        else q.flow4 = flows_.at(uint32_t(r) >> 1);
     }
+    std::memcpy(rte_pktmbuf_mtod(m, void*), &q, sizeof q);
     pkt_priv(m)->kind = kPrivFlowAnswer;
     if (rte_ring_sp_enqueue(to_cp_, m) != 0) rte_pktmbuf_free(m); // the trace times out
 }
