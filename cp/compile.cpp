@@ -126,6 +126,7 @@ std::unique_ptr<Snapshot> compile(const Config& cfg, const std::vector<PortBindi
     snap->timeouts = {t.tcpSyn, t.tcpEstablished, t.tcpFin, t.tcpTimeWait, t.tcpClose, t.udp, t.icmp, t.sctp};
     snap->reject_rate = ap.rejectRateLimit;
     snap->exception_path = !ap.exceptionInterface.empty();
+    snap->punt_rate = ap.exceptionRateLimit;
 
     std::map<std::string, uint16_t> port_by_name;
     for (const auto& b : ports) {

@@ -349,10 +349,11 @@ void read_appliance(Reader& r, const Setting& s, Appliance& a) {
     r.str(s, "socket", p, a.socket);
     if (const Setting* e = r.group(s, "exceptionPath", p)) {
         const std::string ep = p + ".exceptionPath";
-        r.check_keys(*e, ep, {"interface", "table"});
+        r.check_keys(*e, ep, {"interface", "table", "rateLimit"});
         r.str(*e, "interface", ep, a.exceptionInterface);
         if (a.exceptionInterface.empty()) r.error(*e, ep + ".interface", "Required value");
         r.u32(*e, "table", ep, a.exceptionTable);
+        r.u32(*e, "rateLimit", ep, a.exceptionRateLimit);
     }
     if (const Setting* t = r.group(s, "timeouts", p)) {
         const std::string tp = p + ".timeouts";

@@ -145,11 +145,30 @@ void Controller::serve_one(int fd) {
     const std::string resp = handle(req);
     size_t off = 0;
     while (off < resp.size()) {
-        const ssize_t n = write(fd, resp.data() + off, resp.size() - off);
+        const ssize_t n = send(fd, resp.data() + off, resp.size() - off, MSG_NOSIGNAL); // svclbctl may be gone
         if (n <= 0) break;
         off += size_t(n);
     }
     close(fd);
+}
+
+// What a worker handed the control plane: for the kernel (exception path), or for the
+// resolver (ARP / NA to learn from, a packet waiting for its next hop).
+void Controller::from_worker(rte_mbuf* m, uint64_t now) {
+    if (pkt_priv(m)->kind == kPrivPunt) {
+        if (exception_) {
+            exception_->deliver(m);
+        } else {
+            punts_dropped_++;
+            rte_pktmbuf_free(m);
+        }
+        return;
+    }
+    if (pkt_priv(m)->kind == kPrivFlowAnswer) { // a live trace's, after it gave up waiting
+        rte_pktmbuf_free(m);
+        return;
+    }
+    resolver_.on_packet(m, now);
 }
 
 void Controller::poll(int timeout_ms) {
@@ -172,18 +191,7 @@ void Controller::poll(int timeout_ms) {
         rte_mbuf* pkts[64];
         const unsigned n = rte_ring_sc_dequeue_burst(dp_.worker(w).to_cp(), reinterpret_cast<void**>(pkts),
                                                      64, nullptr);
-        for (unsigned i = 0; i < n; i++) {
-            if (pkt_priv(pkts[i])->kind == kPrivPunt) {
-                if (exception_) {
-                    exception_->deliver(pkts[i]);
-                } else {
-                    punts_dropped_++;
-                    rte_pktmbuf_free(pkts[i]);
-                }
-                continue;
-            }
-            resolver_.on_packet(pkts[i], now);
-        }
+        for (unsigned i = 0; i < n; i++) from_worker(pkts[i], now);
     }
     if (exception_) exception_->poll(dp_.current(), resolver_, now);
     resolver_.tick(now);
@@ -217,7 +225,7 @@ std::string Controller::live_trace(const std::string& args) {
     }
     LiveTraceHooks hooks;
     hooks.pump = trace_pump_;
-    hooks.other = [this](rte_mbuf* m) { resolver_.on_packet(m, now_ms()); };
+    hooks.other = [this](rte_mbuf* m) { from_worker(m, now_ms()); };
     try {
         return trace_live(dp_, ports_, pkt, hooks).json() + "\n";
     } catch (const std::invalid_argument& e) {

@@ -17,6 +17,8 @@
 #include "cp/neighbour.h"
 #include "lb/dataplane.h"
 
+struct rte_mbuf;
+
 namespace svclb::cp {
 
 class Controller {
@@ -60,6 +62,7 @@ private:
     std::string services_table();
     void serve_one(int fd);
     std::string live_trace(const std::string& args);
+    void from_worker(rte_mbuf* m, uint64_t now);
 
     Dataplane& dp_;
     std::vector<PortBinding> ports_;

@@ -77,7 +77,7 @@ public:
         for (int i = 0; i < 16; i++) { // bounded: the acknowledgement is the next message
             const ssize_t n = recv(fd_, rbuf, sizeof rbuf, 0);
             if (n < 0) return errno;
-            uint32_t left = uint32_t(n);
+            int left = int(n);
             for (auto* r = reinterpret_cast<nlmsghdr*>(rbuf); NLMSG_OK(r, left); r = NLMSG_NEXT(r, left)) {
                 if (r->nlmsg_seq != seq_ || r->nlmsg_type != NLMSG_ERROR) continue;
                 return -static_cast<const nlmsgerr*>(NLMSG_DATA(r))->error;
@@ -179,7 +179,9 @@ ExceptionPath::~ExceptionPath() {
         for (const auto& a : addrs_) rule(nl, false, a, table_);
     } catch (const std::exception&) {
     }
+    // Closed here, while the dataplane's pool its RX queue holds mbufs of still exists.
     rte_eth_dev_stop(port_);
+    rte_eth_dev_close(port_);
 }
 
 std::vector<std::string> ExceptionPath::sync(const std::vector<IpAddr>& want_list) {
@@ -199,15 +201,19 @@ std::vector<std::string> ExceptionPath::sync(const std::vector<IpAddr>& want_lis
             continue;
         }
         const int fam = family_of(a);
+        // Without its route and rule the address would answer through the wrong interface:
+        // it is taken off again.
         if (!routes_.count(fam)) {
             if (int rc = default_route(nl, fam, table_, ifindex_)) {
                 warnings.push_back(step("default route via " + iface_ + " in table " + std::to_string(table_), rc));
+                address(nl, false, ifindex_, a);
                 continue;
             }
             routes_.insert(fam);
         }
         if (int rc = rule(nl, true, a, table_)) {
             warnings.push_back(step("rule from " + format_ip(a) + " lookup " + std::to_string(table_), rc));
+            address(nl, false, ifindex_, a);
             continue;
         }
         now.insert(a);

@@ -33,9 +33,10 @@ int listen_on(uint16_t port, std::string& err) {
         a.sin6_port = htons(port);
         a.sin6_addr = in6addr_any;
         if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && listen(fd, 64) == 0) return fd;
-        err = std::strerror(errno);
+        const int e = errno;
+        err = std::strerror(e);
         close(fd);
-        if (err.find("Address already in use") != std::string::npos) return -1;
+        if (e == EADDRINUSE) return -1; // not a missing IPv6: IPv4 would fail the same way
     }
     fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
@@ -177,7 +178,13 @@ void HealthServer::handle(const std::vector<pollfd>& fds, uint64_t now_ms) {
             if (l != listeners_.end()) {
                 const std::string resp = health_response(l->second.hc);
                 // Small enough for an empty socket buffer; a peer that does not read loses it.
-                if (write(c.fd, resp.data(), resp.size()) > 0) answered_++;
+                if (send(c.fd, resp.data(), resp.size(), MSG_NOSIGNAL) == ssize_t(resp.size())) answered_++;
+                // Unread request bytes would make close() reset the connection under the
+                // answer: finish sending, then read off what is left (bounded).
+                shutdown(c.fd, SHUT_WR);
+                char sink[1024];
+                for (int k = 0; k < 4 && read(c.fd, sink, sizeof sink) > 0; k++) {
+                }
             }
             close_conn(i);
             continue;

@@ -136,6 +136,7 @@ int main(int argc, char** argv) {
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
     sigaction(SIGHUP, &sa, nullptr);
+    signal(SIGPIPE, SIG_IGN); // a client that hangs up is the socket's error, not the daemon's death
 
     int rc = 0;
     try {
@@ -169,19 +170,25 @@ int main(int argc, char** argv) {
             // An af_packet port's kernel interface sees every frame svclb sees. With the
             // appliance's addresses now on the TAP interface, the kernel would answer those
             // frames a second time; strict reverse-path filtering on the port's interface
-            // (the addresses route back through the TAP, not through it) makes it drop them.
+            // (the addresses route back through the TAP, not through it) makes it drop the
+            // IPv4 ones.
             for (const auto& p : cfg->appliance.ports) {
                 const auto at = p.device.find("iface=");
                 if (p.device.rfind("net_af_packet", 0) != 0 || at == std::string::npos) continue;
                 const std::string ifc = p.device.substr(at + 6, p.device.find(',', at) - at - 6);
-                if (FILE* f = std::fopen(("/proc/sys/net/ipv4/conf/" + ifc + "/rp_filter").c_str(), "w")) {
-                    std::fputs("1", f);
-                    std::fclose(f);
-                    std::fprintf(stderr, "svclb: exception path: rp_filter=1 on %s (af_packet port %s)\n",
-                                 ifc.c_str(), p.name.c_str());
-                } else {
-                    std::fprintf(stderr, "svclb: warning: cannot set rp_filter on %s: the kernel may answer "
-                                 "its frames too\n", ifc.c_str());
+                // IPv6 has no reverse-path filter: the interface gets no IPv6 at all (svclb does
+                // its neighbour discovery itself).
+                for (const auto& [file, value] : {std::pair{"/proc/sys/net/ipv4/conf/" + ifc + "/rp_filter", "1"},
+                                                  std::pair{"/proc/sys/net/ipv6/conf/" + ifc + "/disable_ipv6", "1"}}) {
+                    if (FILE* f = std::fopen(file.c_str(), "w")) {
+                        std::fputs(value, f);
+                        std::fclose(f);
+                        std::fprintf(stderr, "svclb: exception path: %s = %s (af_packet port %s)\n", file.c_str(),
+                                     value, p.name.c_str());
+                    } else {
+                        std::fprintf(stderr, "svclb: warning: cannot write %s: the kernel may answer the port's "
+                                     "frames too\n", file.c_str());
+                    }
                 }
             }
             ctl.set_exception_path(exception.get());

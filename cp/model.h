@@ -173,6 +173,7 @@ struct Appliance {
     // through it, routed by policy rules "from <address> lookup exceptionTable".
     std::string exceptionInterface;
     uint32_t exceptionTable = 4242;
+    uint32_t exceptionRateLimit = 10000; // packets a second per worker into the exception path
     SourceLoc loc;
 };
 

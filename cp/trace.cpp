@@ -503,7 +503,9 @@ TraceResult trace_live(Dataplane& dp, const std::vector<PortBinding>& ports, con
     FlowQuery found{};
     bool have_flow = false;
     if (proto != kProtoIcmp) {
+        static uint64_t trace_seq = 0; // the control plane's thread only
         FlowQuery q{};
+        q.seq = ++trace_seq;
         q.v6 = src.ip.is_v6();
         const uint16_t sport = rte_cpu_to_be_16(uint16_t(src.port < 0 ? kDefaultSrcPort : src.port));
         const uint16_t dport = rte_cpu_to_be_16(uint16_t(dst.port));
@@ -529,7 +531,7 @@ TraceResult trace_live(Dataplane& dp, const std::vector<PortBinding>& ports, con
             pkt_priv(m)->kind = kPrivFlowQuery;
             if (rte_ring_sp_enqueue(dp.worker(w).from_cp(), m) != 0) {
                 rte_pktmbuf_free(m);
-                continue;
+                throw std::runtime_error("worker " + std::to_string(w) + " is not taking requests (ring full)");
             }
             asked++;
         }
@@ -546,10 +548,11 @@ TraceResult trace_live(Dataplane& dp, const std::vector<PortBinding>& ports, con
                         else rte_pktmbuf_free(m);
                         continue;
                     }
-                    answered++;
                     FlowQuery a;
                     std::memcpy(&a, rte_pktmbuf_mtod(m, const void*), sizeof a);
                     rte_pktmbuf_free(m);
+                    if (a.seq != q.seq) continue; // an earlier trace's, answered after it gave up
+                    answered++;
                     if (a.found && !have_flow) {
                         found = a;
                         have_flow = true;

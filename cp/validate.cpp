@@ -445,6 +445,8 @@ void validate_appliance(Appliance& a, Errors& errs) {
             s.invalid(p + ".exceptionPath.table", a.exceptionTable,
                       "must be a routing table other than 0 and 253-255 (the kernel's unspec, default, "
                       "main and local tables)");
+        if (a.exceptionRateLimit == 0)
+            s.invalid(p + ".exceptionPath.rateLimit", 0, "must be greater than 0");
     }
     const Timeouts& t = a.timeouts;
     const std::pair<const char*, uint32_t> tos[] = {

@@ -43,7 +43,8 @@ namespace svclb {
     X(kTxFull, "tx_full", "transmit queue full")                                            \
     X(kRedirectFull, "redirect_full", "hand-off ring to the owning worker full")            \
     X(kNoMbuf, "no_mbuf", "no mbuf for a generated reply")                                  \
-    X(kExceptionFull, "exception_full", "ring to the control plane full")
+    X(kExceptionFull, "exception_full", "ring to the control plane full")                   \
+    X(kExceptionLimited, "exception_limited", "over the exception path's rate limit (per worker)")
 
 enum class Drop : uint16_t {
 #define SVCLB_X(id, name, desc) id,

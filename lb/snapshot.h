@@ -174,6 +174,7 @@ public:
     // Traffic for the appliance's own addresses that nothing here serves goes to the
     // kernel (the control plane's TAP port) instead of being refused.
     bool exception_path = false;
+    uint32_t punt_rate = 10000; // packets a second per worker into the exception path
     // Some service keeps client addresses (DNAT): replies then come back addressed to the
     // client, not to an address svclb owns, and must still find their flow.
     bool has_dnat = false;

@@ -207,10 +207,21 @@ void Worker::flush_tx() noexcept {
 }
 
 // Runs on: worker lcore. To the kernel through the control plane's TAP port: the frame as
-// received, its L2 header length noted (the control plane strips a VLAN tag).
+// received (the control plane strips a VLAN tag). Rate-limited: punts share the ring to the
+// control plane with ARP and packets awaiting a neighbour, which a flood to an unserved
+// port of the appliance must not starve.
 void Worker::punt(rte_mbuf* m) noexcept {
+    if (!punts_.take(punt_rate_, rte_rdtsc())) {
+        drop(m, Drop::kExceptionLimited);
+        return;
+    }
+    pkt_priv(m)->kind = kPrivPunt;
+    if (rte_ring_sp_enqueue(to_cp_, m) != 0) {
+        drop(m, Drop::kExceptionFull);
+        return;
+    }
+    counters_.ev(Ev::kToControl);
     counters_.ev(Ev::kPunted);
-    to_control(m, kPrivPunt);
 }
 
 void Worker::to_control(rte_mbuf* m, uint8_t kind) noexcept {
@@ -247,6 +258,7 @@ uint32_t Worker::poll_once() noexcept {
             timeout_tsc_[size_t(FlowState::kSctpClosed)] = t.tcp_close * hz;
             timeouts_gen_ = s->generation;
             reject_rate_ = s->reject_rate;
+            punt_rate_ = s->punt_rate;
             // A new generation: sweep both tables for UDP flows whose backend left.
             flush_left_[0] = flows_.capacity();
             flush_left_[1] = flows6_.capacity();
@@ -858,17 +870,16 @@ void Worker::age_affinity(uint64_t now, uint32_t budget) noexcept {
 }
 
 // Per-worker token bucket for generated replies (appliance.rejectRateLimit per second).
-bool Worker::reject_allowed(uint32_t rate) noexcept {
+bool Worker::TokenBucket::take(uint32_t rate, uint64_t now) noexcept {
     if (rate == 0) return false;
-    const uint64_t now = rte_rdtsc();
     const uint64_t per_token = rte_get_tsc_hz() / rate;
-    if (reject_tokens_ < rate && now - reject_refill_ >= per_token) {
-        const uint64_t add = (now - reject_refill_) / per_token;
-        reject_tokens_ = uint32_t(std::min<uint64_t>(rate, reject_tokens_ + add));
-        reject_refill_ = now;
+    if (tokens < rate && now - refill >= per_token) {
+        const uint64_t add = (now - refill) / per_token;
+        tokens = uint32_t(std::min<uint64_t>(rate, tokens + add));
+        refill = now;
     }
-    if (reject_tokens_ == 0) return false;
-    reject_tokens_--;
+    if (tokens == 0) return false;
+    tokens--;
     return true;
 }
 
@@ -879,7 +890,7 @@ bool Worker::reject_allowed(uint32_t rate) noexcept {
 template <typename A>
 void Worker::reject(CandT<A>& c, Drop why) noexcept {
     rte_mbuf* m = c.m;
-    if (!reject_allowed(reject_rate_)) {
+    if (!rejects_.take(reject_rate_, rte_rdtsc())) {
         counters_.ev(Ev::kRejectsLimited);
         drop(m, why);
         return;

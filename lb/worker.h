@@ -50,6 +50,7 @@ struct FlowQuery {
     uint8_t found = 0; // set by the worker
     uint16_t worker = 0;
     uint32_t reverse = 0; // the key matched the flow's reverse (backend -> SNAT) key
+    uint64_t seq = 0;     // the asking trace's number: a late answer to an earlier one is ignored
     FlowKey4 key4;
     FlowKey6 key6;
     Flow4 flow4;
@@ -62,8 +63,9 @@ public:
     // Runs on: control plane (allocates the flow table, rings and TX buffers).
     // This worker allocates SNAT ports from [snat_lo, snat_hi).
     // A `trace` worker (the live trace, cp/trace.h) is never launched: the control plane
-    // calls process_burst on it, never flush_tx, and takes what it would have sent from
-    // take_output(). It is not an RCU reader (the publisher itself drives it), hands
+    // calls process_burst on it with one packet, never flush_tx, and takes what it would
+    // have sent from take_output() (its index is the worker count: it has no TX queue, so
+    // its TX buffers, 32 deep, must never fill and flush). It is not an RCU reader (the publisher itself drives it), hands
     // nothing to other workers, and its rings and tables have names of their own.
     Worker(Dataplane& dp, uint16_t index, uint32_t flow_capacity, uint32_t snat_lo, uint32_t snat_hi,
            bool trace = false);
@@ -114,7 +116,12 @@ private:
     bool retag(rte_mbuf* m, uint16_t in_port, uint16_t out_port) noexcept;
     void redirect_to(int owner, rte_mbuf* m, uint16_t in_port, uint8_t hops = 0) noexcept;
     template <typename A> void reject(CandT<A>& c, Drop why) noexcept;
-    bool reject_allowed(uint32_t rate) noexcept;
+    // A token bucket of `rate` tokens a second (burst: one second's worth); rate 0 = none.
+    struct TokenBucket {
+        uint32_t tokens = 0;
+        uint64_t refill = 0; // TSC
+        bool take(uint32_t rate, uint64_t now) noexcept;
+    };
     const BackendRt* affinity_pick(const ServicePortRt& sp, const IpAddr& client, uint64_t now) noexcept;
     void affinity_store(const ServicePortRt& sp, const IpAddr& client, uint64_t backend_id, uint64_t now) noexcept;
     unsigned drain_redirects(const Snapshot& s) noexcept;
@@ -159,8 +166,8 @@ private:
     uint32_t snat_lo_, snat_hi_, snat_next_;
     uint32_t idle_polls_ = 0;
     bool in_redirect_ = false; // processing packets handed over by another worker
-    uint32_t reject_rate_ = 1000, reject_tokens_ = 0;
-    uint64_t reject_refill_ = 0;
+    uint32_t reject_rate_ = 1000, punt_rate_ = 10000;
+    TokenBucket rejects_, punts_;
     rte_mbuf* dropped_[kBurst];
     uint16_t ndropped_ = 0;
     bool online_ = false;

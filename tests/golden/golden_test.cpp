@@ -440,6 +440,40 @@ TEST(GoldenWorkers, HandOffIsCountedOnce) {
     EXPECT_EQ(a.dp().worker(1).flows().size(), 0u);
 }
 
+// The exception path: a SYN to an unserved port of the appliance's own address goes to the
+// control plane unchanged (as received, for the kernel), at most `rateLimit` a second per
+// worker; the rest is dropped and counted. Without an exception path it is dropped (the
+// address serves no frontend here, so there is no port to refuse).
+TEST(GoldenExceptionPath, PuntsOwnAddressTrafficRateLimited) {
+    std::string conf = kConfig;
+    conf.replace(conf.find("  flowTableSize = 1024;"), 0, "  exceptionPath = { interface = \"svclb0\"; rateLimit = 3; };\n");
+    const Bytes syn = Pkt().eth(kClient, kLb).ipv4(kClientIp, kLbIp).tcp(40000, 179, kSyn, 100).bytes();
+    {
+    RingAppliance a(conf, kLb);
+    uint64_t punted = 0, limited = 0;
+    for (int i = 0; i < 6; i++) {
+        const auto r = a.send(syn);
+        EXPECT_TRUE(r.out.empty()) << "nothing is sent back by the dataplane itself";
+        punted += r.to_control;
+        if (auto it = r.drops.find(Drop::kExceptionLimited); it != r.drops.end()) limited += it->second;
+    }
+    EXPECT_EQ(punted, 3u);  // the bucket starts full: one second's worth
+    EXPECT_EQ(limited, 3u);
+    // The punted frames wait on the worker's ring for the control plane, byte for byte.
+    rte_mbuf* m = nullptr;
+    ASSERT_EQ(rte_ring_dequeue(a.dp().worker(0).to_cp(), reinterpret_cast<void**>(&m)), 0);
+    EXPECT_EQ(pkt_priv(m)->kind, kPrivPunt);
+    EXPECT_EQ(Bytes(rte_pktmbuf_mtod(m, uint8_t*), rte_pktmbuf_mtod(m, uint8_t*) + rte_pktmbuf_pkt_len(m)), syn);
+    rte_pktmbuf_free(m);
+    }
+
+    RingAppliance plain(kConfig, kLb); // one appliance at a time: names of rings and tables
+    const auto r = plain.send(syn);
+    EXPECT_EQ(r.to_control, 0u);
+    EXPECT_TRUE(r.out.empty());
+    EXPECT_EQ(r.drops.count(Drop::kNoService), 1u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Table, GoldenPacket, ::testing::Range<size_t>(0, cases().size()),
                          [](const ::testing::TestParamInfo<size_t>& i) { return cases()[i.param].name; });
 

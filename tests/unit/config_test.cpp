@@ -1088,11 +1088,12 @@ TEST(ApplianceValidation, ExceptionPath) {
     const std::string head = "appliance = { ports = ( { name = \"p0\"; device = \"net_af_packet0,iface=lb0\"; } );\n";
     EXPECT_EQ(errors(head + "exceptionPath = { interface = \"svclb0\"; }; };\n"), Strings{});
     EXPECT_EQ(errors(head + "exceptionPath = { interface = \"svclb0\"; table = 100; }; };\n"), Strings{});
-    EXPECT_EQ(errors(head + "exceptionPath = { interface = \"a very long name\"; table = 254; }; };\n"),
+    EXPECT_EQ(errors(head + "exceptionPath = { interface = \"a very long name\"; table = 254; rateLimit = 0; }; };\n"),
               (Strings{"t.conf:1: appliance.exceptionPath.interface: Invalid value: \"a very long name\": must be "
                        "an interface name of at most 15 letters, digits, '-', '_' or '.'",
                        "t.conf:1: appliance.exceptionPath.table: Invalid value: 254: must be a routing table "
-                       "other than 0 and 253-255 (the kernel's unspec, default, main and local tables)"}));
+                       "other than 0 and 253-255 (the kernel's unspec, default, main and local tables)",
+                       "t.conf:1: appliance.exceptionPath.rateLimit: Invalid value: 0: must be greater than 0"}));
     EXPECT_EQ(errors(head + "exceptionPath = { interface = \"lb0\"; }; };\n"),
               Strings{"t.conf:1: appliance.exceptionPath.interface: Invalid value: \"lb0\": is the interface "
                       "of appliance.ports[0]"});
