@@ -189,6 +189,12 @@ say "$SVCLBCTL -s $SOCK stats"
 timeout 5 "$SVCLBCTL" -s "$SOCK" stats || echo "(svclbctl stats failed)"
 echo
 
+# Which backend would a new connection from the client get, and why: the live trace runs
+# one synthesised packet through the daemon's pipeline on its current snapshot.
+say "$SVCLBCTL -s $SOCK trace --proto tcp --src 198.51.100.10:45000 --dst $VIP:80"
+timeout 5 "$SVCLBCTL" -s "$SOCK" trace --proto tcp --src 198.51.100.10:45000 --dst "$VIP:80" ||
+  echo "(svclbctl trace failed)"
+
 ok=1
 total=0
 for col in http4 http6 udp4 udp6; do
