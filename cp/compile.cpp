@@ -46,7 +46,10 @@ std::vector<UsableBackend> usable_backends(const Config& cfg, const Service& svc
     for (const auto& c : all)
         // publishNotReadyAddresses: every endpoint counts as ready, terminating ones too
         // (the EndpointSlice controller publishes them as ready; svclb plays its part).
-        if (svc.publishNotReadyAddresses || (c.ready && !c.b.terminating)) out.push_back(c.b);
+        // Ready ones (kube-proxy's IsReady: a ready endpoint is used even while terminating,
+        // which the EndpointSlice controller reports only for publishNotReadyAddresses),
+        // but never one that says it is not serving (SEMANTICS.md "Usable endpoints").
+        if (svc.publishNotReadyAddresses || (c.ready && c.serving)) out.push_back(c.b);
     if (out.empty()) // Kubernetes' terminating-endpoint fallback
         for (const auto& c : all)
             if (c.serving && c.b.terminating) out.push_back(c.b);

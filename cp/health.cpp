@@ -81,8 +81,9 @@ std::map<uint16_t, HealthCheck> health_checks(const Config& cfg) {
             if (sl.ns != svc.ns || sl.service != svc.name || sl.addressType == "FQDN") continue;
             for (const auto& e : sl.endpoints) {
                 if (std::find(nodes.begin(), nodes.end(), e.nodeName) == nodes.end()) continue;
-                const bool ready = svc.publishNotReadyAddresses ||
-                                   (e.conditions.ready.value_or(true) && !e.conditions.terminating.value_or(false));
+                // Usable as ready (cp/compile.cpp usable_backends): ready and not serving=false.
+                const bool r = e.conditions.ready.value_or(true);
+                const bool ready = svc.publishNotReadyAddresses || (r && e.conditions.serving.value_or(r));
                 if (!ready) continue;
                 for (const auto& a : e.addresses)
                     if (auto ip = parse_ip(a)) local.insert(*ip);

@@ -247,18 +247,26 @@ std::vector<Row> rows() {
          one({ep("198.51.100.11", kNotReady), ep("198.51.100.12", kNotReadyNotServing)},
              "publishNotReadyAddresses = true;"),
          "tcp", C, "198.18.0.15:80", "forward", "", "demo/t:http", kTwo4, true});
-    {
-        // SEMANTICS.md: "with publishNotReadyAddresses every endpoint counts as ready" (the
-        // EndpointSlice controller writes ready=true for every pod then, terminating ones
-        // included, and kube-proxy uses ready endpoints whatever `terminating` says). svclb
-        // (cp/compile.cpp usable_backends) still leaves a terminating endpoint out of the
-        // ready set while another one is ready: candidates are only 198.51.100.11:8080.
-        Row row{U, "PublishNotReadyAddressesTerminatingCountsAsReady",
-                one({ep("198.51.100.11"), ep("198.51.100.12", kNotServingTerminating)},
-                    "publishNotReadyAddresses = true;"),
-                "tcp", C, "198.18.0.15:80", "forward", "", "demo/t:http", kTwo4, true};
-        add(row);
-    }
+    // SEMANTICS.md: "with publishNotReadyAddresses every endpoint counts as ready" (the
+    // EndpointSlice controller writes ready=true for every pod then, terminating ones
+    // included, and kube-proxy uses ready endpoints whatever `terminating` says).
+    add({U, "PublishNotReadyAddressesTerminatingCountsAsReady",
+         one({ep("198.51.100.11"), ep("198.51.100.12", kNotServingTerminating)}, "publishNotReadyAddresses = true;"),
+         "tcp", C, "198.18.0.15:80", "forward", "", "demo/t:http", kTwo4, true});
+    // A ready endpoint is ready while terminating too (what the controller writes for
+    // publishNotReadyAddresses services; kube-proxy's IsReady), and an unset `ready` is
+    // ready: both are used beside the others, not only as the fallback.
+    add({U, "ReadyAndTerminatingIsReady",
+         one({ep("198.51.100.11", "conditions = { ready = true; serving = true; terminating = true; };"),
+              ep("198.51.100.12")}),
+         "tcp", C, "198.18.0.15:80", "forward", "", "demo/t:http", kTwo4, true});
+    add({U, "UnsetReadyTerminatingIsReady",
+         one({ep("198.51.100.11", "conditions = { terminating = true; };"), ep("198.51.100.12")}), "tcp", C,
+         "198.18.0.15:80", "forward", "", "demo/t:http", kTwo4, true});
+    // "never serving=false": not even when it says ready.
+    add({U, "ReadyButNotServingNever",
+         one({ep("198.51.100.11", "conditions = { ready = true; serving = false; };"), ep("198.51.100.12")}), "tcp",
+         C, "198.18.0.15:80", "forward", "", "demo/t:http", {"198.51.100.12:8080"}, true});
     add({U, "EmptySliceRejectsTCP", one({}), "tcp", C, "198.18.0.15:80", "reject", "no_endpoints", "demo/t:http", {},
          false});
     {
