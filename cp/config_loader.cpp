@@ -667,6 +667,7 @@ Config read_root(Reader& r, const Setting& root) {
         r.set_object("");
     }
     read_manifests(r, root, cfg);
+    settle_endpoint_slices(cfg);
     return cfg;
 }
 

@@ -12,6 +12,8 @@
 #include <fstream>
 #include <initializer_list>
 #include <limits>
+#include <map>
+#include <set>
 #include <sstream>
 
 namespace svclb::cp {
@@ -19,6 +21,7 @@ namespace {
 
 constexpr const char* kServiceNameLabel = "kubernetes.io/service-name";
 constexpr const char* kManagedByLabel = "endpointslice.kubernetes.io/managed-by";
+constexpr const char* kSkipMirrorLabel = "endpointslice.kubernetes.io/skip-mirror";
 constexpr const char* kMirrorController = "endpointslicemirroring-controller.k8s.io";
 
 // ---- scalars, resolved as Kubernetes' YAML decoder (go-yaml v2, YAML 1.1) does ----------
@@ -538,6 +541,10 @@ void read_endpoints(Reader& r, const YAML::Node& n, const Fields& top, const Met
                     Config& cfg) {
     if (m.name.empty() && top.count("metadata"))
         r.error(n, "metadata.name", "Required value: name or generateName is required");
+    if (auto it = m.labels.find(kSkipMirrorLabel); it != m.labels.end() && it->second == "true") {
+        r.notice(n, "Endpoints " + m.ns + "/" + m.name + ": labelled " + kSkipMirrorLabel + "=true: not mirrored");
+        return;
+    }
     const YAML::Node* subsets = r.list(top, "subsets", "");
     if (!subsets) return;
     int made = 0;
@@ -596,6 +603,7 @@ void read_endpoints(Reader& r, const YAML::Node& n, const Fields& top, const Met
             sl.addressType = k == 0 ? "IPv4" : "IPv6";
             sl.ports = ports;
             sl.endpoints = std::move(fam[k]);
+            sl.mirrored_from = m.name;
         }
     }
 }
@@ -753,6 +761,34 @@ bool load_manifest_path(const std::string& path, Config& cfg, Errors& errs,
     bool ok = true;
     for (const auto& f : files) ok = load_manifest_file(dir + f, cfg, errs, notices) && ok;
     return ok;
+}
+
+void settle_endpoint_slices(Config& cfg) {
+    auto notice = [&](const SourceLoc& loc, const std::string& text) {
+        const std::string n = loc.file + ":" + std::to_string(loc.line) + ": " + text;
+        if (std::find(cfg.notices.begin(), cfg.notices.end(), n) == cfg.notices.end()) cfg.notices.push_back(n);
+    };
+    std::map<std::pair<std::string, std::string>, const Service*> services;
+    for (const auto& svc : cfg.services) services.emplace(std::pair{svc.ns, svc.name}, &svc);
+    std::set<std::pair<std::string, std::string>> has_own; // services with non-mirrored slices
+    for (const auto& sl : cfg.slices)
+        if (sl.mirrored_from.empty()) has_own.insert({sl.ns, sl.service});
+    std::vector<EndpointSlice> kept;
+    for (auto& sl : cfg.slices) {
+        const std::pair key{sl.ns, sl.service};
+        const auto svc = services.find(key);
+        if (!sl.mirrored_from.empty() && svc != services.end() && svc->second->has_selector && has_own.count(key)) {
+            notice(sl.loc, "Endpoints " + sl.ns + "/" + sl.mirrored_from + ": not mirrored: service " + sl.ns + "/" +
+                               sl.service + " has a selector and EndpointSlices of its own");
+            continue;
+        }
+        if (svc == services.end() && !sl.service.empty())
+            notice(sl.loc, (sl.mirrored_from.empty() ? "EndpointSlice " + sl.ns + "/" + sl.name
+                                                      : "Endpoints " + sl.ns + "/" + sl.mirrored_from) +
+                               ": no service \"" + sl.service + "\" in namespace \"" + sl.ns + "\": ignored");
+        kept.push_back(std::move(sl));
+    }
+    cfg.slices = std::move(kept);
 }
 
 }  // namespace svclb::cp

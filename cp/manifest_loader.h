@@ -45,4 +45,13 @@ bool load_manifest_string(const std::string& text, const std::string& name, Conf
 bool load_manifest_path(const std::string& path, Config& cfg, Errors& errs,
                         std::vector<std::string>& notices);
 
+// After every source is loaded: what the EndpointSlice controllers would leave. Slices made
+// from Endpoints objects are dropped (with a notice) for a service that has a selector and
+// EndpointSlices of its own, as the mirroring controller never mirrors for selector
+// services (svclb still uses them when a selector service has nothing else: hand-written
+// Service + Endpoints manifests). Slices whose service is not loaded are kept for
+// validation and ignored by the dataplane, with a notice, as kube-proxy ignores them.
+// Idempotent; a notice already in `cfg.notices` is not repeated.
+void settle_endpoint_slices(Config& cfg);
+
 }  // namespace svclb::cp

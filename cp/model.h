@@ -118,6 +118,8 @@ struct EndpointSlice {
     std::vector<EndpointPort> ports;
     std::vector<Endpoint> endpoints;
     SourceLoc loc;
+    // Made from a core/v1 Endpoints object of this name (manifests; cp/manifest_loader.h).
+    std::string mirrored_from;
 };
 
 // ---- The appliance ---------------------------------------------------------------------

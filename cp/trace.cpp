@@ -413,6 +413,7 @@ std::optional<Config> load_sources(const std::string& config, const std::vector<
         cfg = trace_default_config();
     }
     for (const auto& m : manifests) load_manifest_path(m, cfg, errs, cfg.notices);
+    settle_endpoint_slices(cfg);
     for (const auto& n : cfg.notices) err << n << "\n";
     return cfg;
 }

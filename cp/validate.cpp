@@ -1105,15 +1105,11 @@ private:
 
 // ---- endpoint slices ----------------------------------------------------------------------
 
-void validate_slice(Sink& s, const EndpointSlice& sl,
-                    const std::set<std::pair<std::string, std::string>>& services,
-                    const std::map<IpAddr, std::string>& cluster_ips) {
+void validate_slice(Sink& s, const EndpointSlice& sl, const std::map<IpAddr, std::string>& cluster_ips) {
     validate_meta(s, sl.name, sl.ns, sl.labels, dns1123_subdomain);
-    if (sl.service.empty())
-        s.required("service", "the name of the service these endpoints belong to");
-    else if (!services.count({sl.ns, sl.service}))
-        s.invalid("service", sl.service, "no service named " + quote(sl.service) +
-                                             " in namespace " + quote(sl.ns));
+    // A slice whose service is not there is valid, and ignored (a notice from
+    // settle_endpoint_slices), as the API server accepts it and kube-proxy ignores it.
+    if (sl.service.empty()) s.required("service", "the name of the service these endpoints belong to");
     const std::string& at = sl.addressType;
     const bool v4 = at == "IPv4", v6 = at == "IPv6", fqdn = at == "FQDN";
     if (at.empty())
@@ -1257,7 +1253,7 @@ Errors validate_and_allocate(Config& cfg, const Config* previous) {
         const EndpointSlice& sl = cfg.slices[i];
         Errors e;
         Sink s{e, sl.loc, object_label("endpointSlices", i, sl.ns, sl.name)};
-        validate_slice(s, sl, keys, cluster_ips);
+        validate_slice(s, sl, cluster_ips);
         if (!sl.name.empty() && !slice_keys.insert({sl.ns, sl.name}).second)
             s.duplicate("metadata.name", sl.name);
         sort_by_line(e);

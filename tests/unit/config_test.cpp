@@ -893,13 +893,16 @@ std::string slice(const std::string& body, const std::string& meta = "name = \"w
 }
 const std::string kSlice = "t.conf:7: endpointSlices[0] (default/web-1): ";
 
-TEST(SliceValidation, ServiceMustExistInTheNamespace) {
-    EXPECT_EQ(errors(slice("service = \"api\"; endpoints = ();")),
-              Strings{kSlice + "service: Invalid value: \"api\": no service named \"api\" in "
-                               "namespace \"default\""});
-    EXPECT_EQ(errors(slice("service = \"web\";", "name = \"web-1\"; namespace = \"other\";")),
-              Strings{"t.conf:7: endpointSlices[0] (other/web-1): service: Invalid value: \"web\": "
-                      "no service named \"web\" in namespace \"other\""});
+// A slice of a service that is not there is valid (the API server accepts it) and ignored
+// (kube-proxy does): a notice, no error.
+TEST(SliceValidation, ServiceMayBeMissingNoticeOnly) {
+    EXPECT_EQ(errors(slice("service = \"api\"; endpoints = ();")), Strings{});
+    Errors le;
+    auto cfg = load_config_string(slice("service = \"web\";", "name = \"web-1\"; namespace = \"other\";"), "t.conf", le);
+    ASSERT_TRUE(cfg && le.empty());
+    EXPECT_EQ(cfg->notices,
+              Strings{"t.conf:7: EndpointSlice other/web-1: no service \"web\" in namespace \"other\": ignored"});
+    EXPECT_TRUE(validate_and_allocate(*cfg, nullptr).empty());
     EXPECT_EQ(errors(slice("endpoints = ();")),
               Strings{kSlice + "service: Required value: the name of the service these endpoints "
                                "belong to"});

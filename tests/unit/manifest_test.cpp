@@ -284,6 +284,54 @@ TEST(ManifestFormats, EndpointsBecomeSlices) {
     EXPECT_EQ(strs(validate_and_allocate(l.cfg, nullptr)), Strings{});
 }
 
+// What the EndpointSlice mirroring controller would leave: Endpoints are mirrored for a
+// service without a selector; for one with a selector only when nothing else gives it
+// endpoints (svclb's allowance for hand-written Service + Endpoints); never with the
+// skip-mirror label.
+TEST(ManifestFormats, EndpointsMirroredAsTheMirroringController) {
+    const std::string svc = R"(apiVersion: v1
+kind: Service
+metadata: {name: NAME}
+spec:
+  SELECTOR
+  ports: [{name: http, port: 80, targetPort: 8080}]
+)";
+    int selectorless = 0;
+    auto service = [&](const std::string& name, bool selector) {
+        std::string s = svc;
+        s.replace(s.find("NAME"), 4, name);
+        s.replace(s.find("SELECTOR"), 8,
+                  selector ? "selector: {app: x}" : "clusterIP: 10.0.0." + std::to_string(90 + selectorless++));
+        return s;
+    };
+    auto endpoints = [](const std::string& name, const std::string& ip, const std::string& labels = "{}") {
+        return "apiVersion: v1\nkind: Endpoints\nmetadata: {name: " + name + ", labels: " + labels +
+               "}\nsubsets: [{addresses: [{ip: " + ip + "}], ports: [{name: http, port: 8080}]}]\n";
+    };
+    const std::string slice = "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: both-abc, "
+                              "labels: {kubernetes.io/service-name: both}}\naddressType: IPv4\nports: [{name: http, "
+                              "port: 8080}]\nendpoints: [{addresses: [10.3.0.9]}]\n";
+    auto l = from_string(service("both", true) + "---\n" + endpoints("both", "10.3.0.1") + "---\n" + slice + "---\n" +
+                         service("alone", true) + "---\n" + endpoints("alone", "10.3.0.2") + "---\n" +
+                         service("manual", false) + "---\n" + endpoints("manual", "10.3.0.3") + "---\n" +
+                         service("skip", false) + "---\n" +
+                         endpoints("skip", "10.3.0.4", "{endpointslice.kubernetes.io/skip-mirror: \"true\"}"));
+    EXPECT_EQ(l.errs, Strings{});
+    EXPECT_EQ(l.notices, Strings{"m.yaml:51: Endpoints default/skip: labelled endpointslice.kubernetes.io/skip-mirror"
+                                 "=true: not mirrored"});
+    settle_endpoint_slices(l.cfg);
+    Strings names;
+    for (const auto& sl : l.cfg.slices) names.push_back(sl.name + "=" + sl.endpoints.at(0).addresses.at(0));
+    EXPECT_EQ(names, (Strings{"both-abc=10.3.0.9", "alone-0=10.3.0.2", "manual-0=10.3.0.3"}));
+    ASSERT_EQ(l.cfg.notices.size(), 1u);
+    EXPECT_EQ(l.cfg.notices[0], "m.yaml:11: Endpoints default/both: not mirrored: service default/both has a selector "
+                                "and EndpointSlices of its own");
+    settle_endpoint_slices(l.cfg); // idempotent
+    EXPECT_EQ(l.cfg.slices.size(), 3u);
+    EXPECT_EQ(l.cfg.notices.size(), 1u);
+    EXPECT_EQ(strs(validate_and_allocate(l.cfg, nullptr)), Strings{});
+}
+
 TEST(ManifestFormats, DirectoryIsSortedAndFiltered) {
     Config cfg = cluster();
     Errors errs;
