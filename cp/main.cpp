@@ -49,9 +49,9 @@ void usage(FILE* f) {
 
 std::optional<Config> load_and_check(const std::string& path, const Config* previous, Errors& errs) {
     auto cfg = load_config_file(path, errs);
-    if (!cfg || !errs.empty()) return std::nullopt;
+    if (!cfg) return std::nullopt;
     Config copy = *cfg;
-    errs = validate_and_allocate(copy, previous);
+    errs = validate_loaded(copy, previous, errs); // load errors, then the rest: all at once
     if (!errs.empty()) return std::nullopt;
     return cfg;
 }
@@ -211,7 +211,12 @@ int main(int argc, char** argv) {
             if (g_reload.exchange(false)) {
                 Errors re;
                 auto next = load_config_file(path, re);
-                if (next && re.empty()) re = ctl.apply(*next);
+                if (next && re.empty()) {
+                    re = ctl.apply(*next);
+                } else if (next) { // every error at once: the validation's too
+                    Config copy = *next;
+                    re = validate_loaded(copy, &ctl.config(), re);
+                }
                 if (re.empty()) {
                     std::fprintf(stderr, "svclb: reloaded %s: generation %lu\n", path.c_str(),
                                  (unsigned long)ctl.generation());

@@ -39,7 +39,7 @@ void usage(FILE* f) {
                  "                   one packet through the real pipeline, in process: JSON verdict\n"
                  "  trace --proto tcp|udp|sctp|icmp --src IP[:PORT] --dst IP:PORT [--ingress PORT]\n"
                  "                   the same on the running daemon's live snapshot and flow tables\n"
-                 "  env -c CONFIG [-f MANIFEST]... NAMESPACE\n"
+                 "  env [-c CONFIG] [-f MANIFEST]... NAMESPACE   (at least one of them)\n"
                  "                   the kubelet's service environment variables for NAMESPACE\n");
 }
 
@@ -57,7 +57,7 @@ int env_command(const std::vector<std::string>& args) {
         }
     }
     if (ns.empty()) {
-        std::fprintf(stderr, "usage: svclbctl env -c CONFIG [-f MANIFEST]... NAMESPACE\n");
+        std::fprintf(stderr, "usage: svclbctl env [-c CONFIG] [-f MANIFEST]... NAMESPACE\n");
         return 2;
     }
     if (config.empty() && manifests.empty()) {
@@ -68,7 +68,7 @@ int env_command(const std::vector<std::string>& args) {
     auto loaded = load_sources(config, manifests, errs, std::cerr, "svclbctl env");
     if (!loaded) return 1;
     Config cfg = std::move(*loaded);
-    if (errs.empty()) errs = validate_and_allocate(cfg, nullptr); // allocated clusterIPs
+    errs = validate_loaded(cfg, nullptr, errs); // every error at once; allocated clusterIPs
     if (!errs.empty()) {
         for (const auto& e : errs) std::fprintf(stderr, "%s\n", e.str().c_str());
         std::fprintf(stderr, "%zu error%s\n", errs.size(), errs.size() == 1 ? "" : "s");

@@ -418,8 +418,8 @@ std::optional<Config> load_sources(const std::string& config, const std::vector<
     return cfg;
 }
 
-Errors trace_prepare(Config& cfg, const TraceOverrides& o) {
-    Errors errs;
+Errors trace_prepare(Config& cfg, const TraceOverrides& o, const Errors& load_errs) {
+    Errors errs = load_errs;
     if (!o.service_cidrs.empty()) cfg.cluster.serviceCIDRs = o.service_cidrs;
     if (!o.node_addresses.empty()) cfg.cluster.nodeAddresses = o.node_addresses;
     if (!o.node_names.empty()) cfg.cluster.nodeNames = o.node_names;
@@ -437,7 +437,7 @@ Errors trace_prepare(Config& cfg, const TraceOverrides& o) {
         cfg.cluster.nodePortMin = a;
         cfg.cluster.nodePortMax = b;
     }
-    return validate_and_allocate(cfg, nullptr);
+    return validate_loaded(cfg, nullptr, load_errs);
 }
 
 TraceResult trace_packet(const Config& cfg_in, const TracePacket& pkt) {
@@ -727,7 +727,7 @@ int trace_command(const std::vector<std::string>& args, std::ostream& out, std::
     auto loaded = load_sources(config, manifests, errs, err, "svclbctl trace");
     if (!loaded) return 1;
     Config cfg = std::move(*loaded);
-    if (errs.empty()) errs = trace_prepare(cfg, ov);
+    errs = trace_prepare(cfg, ov, errs); // load errors, then validation's: all at once
     if (!errs.empty()) {
         for (const auto& e : errs) err << e.str() << "\n";
         err << errs.size() << (errs.size() == 1 ? " error\n" : " errors\n");

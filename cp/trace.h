@@ -66,8 +66,9 @@ Config trace_default_config();
 std::optional<Config> load_sources(const std::string& config, const std::vector<std::string>& manifests,
                                    Errors& errs, std::ostream& err, const std::string& who);
 
-// Applies `o` to `cfg` and validates (and allocates) it. Returns every error.
-Errors trace_prepare(Config& cfg, const TraceOverrides& o);
+// Applies `o` to `cfg` and validates (and allocates) it. Returns every error: `load_errs`
+// (what loading `cfg` reported) first, then validation's (cp/validate.h validate_loaded).
+Errors trace_prepare(Config& cfg, const TraceOverrides& o, const Errors& load_errs = {});
 
 // Runs `pkt` through an appliance built from `cfg` (already prepared: trace_prepare).
 // Throws std::invalid_argument for a malformed packet description, std::runtime_error

@@ -1262,4 +1262,56 @@ Errors validate_and_allocate(Config& cfg, const Config* previous) {
     return errs;
 }
 
+namespace {
+
+// The object an error is about, the same whichever source named it: "svc ns/name",
+// "slice ns/name" or "endpoints ns/name" (loaders say "Service default/web" in manifests
+// and "services[0] (default/web)" in libconfig, as the validator does), "" for none.
+std::string object_key(const std::string& object) {
+    auto named = [&](const std::string& prefix) -> std::string {
+        if (object.rfind(prefix, 0) != 0) return "";
+        if (const auto open = object.find(" ("); open != std::string::npos && object.back() == ')')
+            return object.substr(open + 2, object.size() - open - 3);
+        return object.substr(prefix.size());
+    };
+    if (auto n = named("services["); !n.empty()) return "svc " + n;
+    if (auto n = named("Service "); !n.empty()) return "svc " + n;
+    if (auto n = named("endpointSlices["); !n.empty()) return "slice " + n;
+    if (auto n = named("EndpointSlice "); !n.empty()) return "slice " + n;
+    if (auto n = named("Endpoints "); !n.empty()) return "endpoints " + n;
+    return "";
+}
+
+}  // namespace
+
+Errors validate_loaded(Config& cfg, const Config* previous, const Errors& load_errs) {
+    Errors out = load_errs;
+    // What the loaders could not read: (object, field path). A field that failed to load
+    // keeps its default, so validation's errors on it (or inside it, or on a list that
+    // holds it) would repeat the load error in other words.
+    std::set<std::pair<std::string, std::string>> unread;
+    std::set<std::string> endpoints_objects;
+    for (const auto& e : load_errs) {
+        const std::string k = object_key(e.object);
+        unread.insert({k, e.path});
+        if (k.rfind("endpoints ", 0) == 0) endpoints_objects.insert(k.substr(10));
+    }
+    auto related = [](const std::string& a, const std::string& b) { // a is b, or inside it
+        return a.rfind(b, 0) == 0 && (a.size() == b.size() || a[b.size()] == '.' || a[b.size()] == '[');
+    };
+    for (auto& e : validate_and_allocate(cfg, previous)) {
+        std::string k = object_key(e.object);
+        // A slice made from an Endpoints object is that object's (its paths are the slice's).
+        bool skip = false;
+        for (const auto& sl : cfg.slices)
+            if (!sl.mirrored_from.empty() && k == "slice " + sl.ns + "/" + sl.name &&
+                endpoints_objects.count(sl.ns + "/" + sl.mirrored_from))
+                skip = true;
+        for (const auto& [uk, up] : unread)
+            if (uk == k && (up.empty() || related(e.path, up) || related(up, e.path))) skip = true;
+        if (!skip) out.push_back(std::move(e));
+    }
+    return out;
+}
+
 }  // namespace svclb::cp

@@ -33,4 +33,10 @@ namespace svclb::cp {
 // (empty = valid). On error `cfg` may be partly filled and must not be applied.
 Errors validate_and_allocate(Config& cfg, const Config* previous);
 
+// "All errors at once" across loading and validation: `load_errs` (what the loaders
+// reported for a configuration they could still build), then validate_and_allocate's
+// errors for every object the loaders had nothing to say about (an object with a load
+// error is half-read: its validation errors would be noise). Empty = valid.
+Errors validate_loaded(Config& cfg, const Config* previous, const Errors& load_errs);
+
 }  // namespace svclb::cp

@@ -332,6 +332,39 @@ spec:
     EXPECT_EQ(strs(validate_and_allocate(l.cfg, nullptr)), Strings{});
 }
 
+// Every error at once: a field that cannot be read does not hide the other objects'
+// validation errors, nor its own object's other fields; only what validation would say
+// again about the unread field is left out.
+TEST(ManifestErrors, LoadErrorsDoNotHideValidationErrors) {
+    Errors errs;
+    Config cfg = cluster();
+    Strings notices;
+    load_manifest_string(R"(apiVersion: v1
+kind: Service
+metadata: {name: one, namespace: Bad.NS}
+spec:
+  ports:
+  - {name: a, port: "80"}
+  - {name: b, port: 81, targetPort: "-web"}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: two}
+spec: {type: Foo, ports: [{port: 80}]}
+)", "m.yaml", cfg, errs, notices);
+    ASSERT_EQ(errs.size(), 1u);
+    const Strings all = strs(validate_loaded(cfg, nullptr, errs));
+    ASSERT_EQ(all.size(), 4u) << ::testing::PrintToString(all);
+    EXPECT_EQ(all[0], "m.yaml:6: Service Bad.NS/one: spec.ports[0].port: Invalid value: \"80\": must be an integer");
+    EXPECT_NE(all[1].find("services[0] (Bad.NS/one): metadata.namespace: Invalid value: \"Bad.NS\""),
+              std::string::npos) << all[1];
+    EXPECT_NE(all[2].find("services[0] (Bad.NS/one): spec.ports[1].targetPort: Invalid value: \"-web\""),
+              std::string::npos) << all[2];
+    EXPECT_NE(all[3].find("services[1] (default/two): spec.type: Unsupported value: \"Foo\""), std::string::npos)
+        << all[3];
+    for (const auto& e : all) EXPECT_EQ(e.find("spec.ports[0].port: Invalid value: 0"), std::string::npos) << e;
+}
+
 TEST(ManifestFormats, DirectoryIsSortedAndFiltered) {
     Config cfg = cluster();
     Errors errs;
