@@ -1133,7 +1133,11 @@ void validate_slice(Sink& s, const EndpointSlice& sl, const std::map<IpAddr, std
             if (v4 || v6) {
                 auto ip = parse_ip(a);
                 if (v4 && (!ip || !ip->is_v4())) es.invalid(aj, a, "must be a valid IPv4 address");
-                if (v6 && (!ip || !ip->is_v6())) es.invalid(aj, a, "must be a valid IPv6 address");
+                // IsValidIPv6Address: an IPv4-mapped address (::ffff:a.b.c.d) is IPv4 to Go.
+                const bool mapped = ip && ip->is_v6() &&
+                                    std::all_of(ip->bytes.begin(), ip->bytes.begin() + 10, [](uint8_t b) { return b == 0; }) &&
+                                    ip->bytes[10] == 0xff && ip->bytes[11] == 0xff;
+                if (v6 && (!ip || !ip->is_v6() || mapped)) es.invalid(aj, a, "must be a valid IPv6 address");
                 non_special_ip(es, aj, a);
                 if (ip) {
                     if (auto it = cluster_ips.find(*ip); it != cluster_ips.end())

@@ -935,6 +935,11 @@ TEST(SliceValidation, AddressesMatchTheType) {
                                 "IP address",
                        kSlice + "endpoints[1].addresses: Required value: must contain at least 1 "
                                 "address"}));
+    // IsValidIPv6Address: an IPv4-mapped address is IPv4 to Go, not IPv6.
+    EXPECT_EQ(errors(slice("service = \"web\"; addressType = \"IPv6\"; endpoints = ( { addresses = [ "
+                           "\"::ffff:198.51.100.5\", \"2001:db8::5\" ]; } );")),
+              Strings{kSlice + "endpoints[0].addresses[0]: Invalid value: \"::ffff:198.51.100.5\": must be a valid "
+                               "IPv6 address"});
     EXPECT_EQ(errors(slice("service = \"web\"; addressType = \"FQDN\"; endpoints = ( { addresses "
                            "= [ \"db.example.com\", \"db\" ]; } );")),
               Strings{kSlice + "endpoints[0].addresses[1]: Invalid value: \"db\": should be a "
