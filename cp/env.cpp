@@ -33,8 +33,19 @@ std::string join_host_port(const std::string& host, int32_t port) {
 
 std::vector<std::pair<std::string, std::string>> service_env(const Config& cfg, const std::string& ns) {
     std::vector<const Service*> svcs;
-    for (const auto& s : cfg.services)
-        if (s.ns == ns) svcs.push_back(&s);
+    // The kubelet's getServiceEnvVarMap: the namespace's services, and the master service
+    // default/kubernetes in every namespace unless the namespace has its own "kubernetes".
+    const Service* master = nullptr;
+    bool own_kubernetes = false;
+    for (const auto& s : cfg.services) {
+        if (s.ns == ns) {
+            svcs.push_back(&s);
+            own_kubernetes |= s.name == "kubernetes";
+        } else if (s.ns == "default" && s.name == "kubernetes") {
+            master = &s;
+        }
+    }
+    if (master && !own_kubernetes) svcs.push_back(master);
     std::stable_sort(svcs.begin(), svcs.end(), [](const Service* a, const Service* b) { return a->name < b->name; });
     std::vector<std::pair<std::string, std::string>> out;
     for (const Service* svc : svcs) {

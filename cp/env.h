@@ -12,7 +12,8 @@
 namespace svclb::cp {
 
 // The variables of every service of namespace `ns` that has a clusterIP (headless and
-// ExternalName services have none and give nothing), services in name order, each
+// ExternalName services have none and give nothing), plus the master service
+// default/kubernetes unless NAMESPACE has its own "kubernetes", services in name order, each
 // service's variables in the kubelet's order:
 //   {SVC}_SERVICE_HOST, {SVC}_SERVICE_PORT (first port), {SVC}_SERVICE_PORT_{NAME} per
 //   named port, {SVC}_PORT (first port, proto://host:port), then per port

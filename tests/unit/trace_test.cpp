@@ -540,6 +540,26 @@ TEST(Env, HeadlessAndExternalNameGiveNothingIpv6Bracketed) {
     EXPECT_EQ(service_env(cfg, "demo"), want);
 }
 
+// The kubelet gives every pod the master service default/kubernetes too, unless the pod's
+// namespace has a service of that name.
+TEST(Env, MasterServiceInEveryNamespace) {
+    const std::string master =
+        R"({ metadata = { name = "kubernetes"; namespace = "default"; }; spec = { clusterIP = "198.18.0.1";
+             ports = ( { name = "https"; port = 443; targetPort = 6443; } ); }; })";
+    Config cfg = load(config({master, svc("web", R"(clusterIP = "198.18.0.10";)", kTcp80)}, {}));
+    Env env = service_env(cfg, "demo");
+    ASSERT_EQ(env.size(), 16u);
+    EXPECT_EQ(env[0], (std::pair<std::string, std::string>{"KUBERNETES_SERVICE_HOST", "198.18.0.1"}));
+    EXPECT_EQ(env[3], (std::pair<std::string, std::string>{"KUBERNETES_PORT", "tcp://198.18.0.1:443"}));
+    EXPECT_EQ(env[8].first, "WEB_SERVICE_HOST");
+    EXPECT_EQ(service_env(cfg, "default").size(), 8u); // itself, once
+    // A namespace's own "kubernetes" wins.
+    cfg = load(config({master, svc("kubernetes", R"(clusterIP = "198.18.0.20";)", kTcp80)}, {}));
+    env = service_env(cfg, "demo");
+    ASSERT_EQ(env.size(), 8u);
+    EXPECT_EQ(env[0].second, "198.18.0.20");
+}
+
 TEST(Env, AllocatedClusterIPIsUsed) {
     const Config cfg = load(config({svc("auto", "", R"({ name = "http"; port = 80; })")}, {}));
     const Env env = service_env(cfg, "demo");
