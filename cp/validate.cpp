@@ -819,22 +819,36 @@ public:
         std::vector<Family> fams;
         std::vector<std::optional<IpAddr>> wants;
         for (auto& f : svc.ipFamilies) fams.push_back(f == "IPv6" ? Family::kV6 : Family::kV4);
-        for (size_t k = 0; k < svc.clusterIPs.size(); k++) {
-            auto ip = parse_ip(svc.clusterIPs[k]);
-            if (k >= fams.size()) fams.push_back(ip->family);
-            wants.push_back(ip);
-        }
         std::string policy = svc.ipFamilyPolicy;
-        if (policy.empty()) policy = fams.size() == 2 ? "RequireDualStack" : "SingleStack";
-        if (policy == "SingleStack" && fams.size() > 1) {
+        if (policy.empty())
+            policy = std::max(svc.ipFamilies.size(), svc.clusterIPs.size()) == 2 ? "RequireDualStack" : "SingleStack";
+        // initIPFamilyFields: the policy against what was given, then the families inferred
+        // from clusterIPs (a family this cluster lacks is named on the clusterIP that asks
+        // for it); any error here ends the service's allocation.
+        bool bad = false;
+        if (policy == "SingleStack" && (svc.clusterIPs.size() > 1 || svc.ipFamilies.size() > 1)) {
             s.invalid("spec.ipFamilyPolicy", policy,
                       svc.clusterIPs.size() > 1
                           ? "must be 'RequireDualStack' or 'PreferDualStack' when multiple "
                             "cluster IPs are specified"
                           : "must be 'RequireDualStack' or 'PreferDualStack' when multiple IP "
                             "families are specified");
-            return;
+            bad = true;
         }
+        for (size_t k = 0; k < svc.clusterIPs.size(); k++) {
+            auto ip = parse_ip(svc.clusterIPs[k]);
+            if (k >= fams.size()) {
+                if (!range_of(ip->family)) {
+                    s.invalid_raw(idx("spec.clusterIPs", k), quote_list(svc.clusterIPs),
+                                  std::string(family_name(ip->family)) + " is not configured on this cluster");
+                    bad = true;
+                } else {
+                    fams.push_back(ip->family);
+                }
+            }
+            wants.push_back(ip);
+        }
+        if (bad) return;
         if (policy == "RequireDualStack" && ranges_.size() < 2) {
             s.invalid("spec.ipFamilyPolicy", policy,
                       "this cluster is not configured for dual-stack services");

@@ -877,6 +877,10 @@ TEST(Allocation, DualStackNeedsTwoCidrs) {
     EXPECT_EQ(errors(one("ipFamilies = [ \"IPv6\" ]; ports = ( { port = 80; } );")),
               Strings{kWeb + "spec.ipFamilies[0]: Invalid value: \"IPv6\": not configured on this "
                              "cluster"});
+    // A family inferred from a clusterIP is named on that clusterIP (initIPFamilyFields).
+    EXPECT_EQ(errors(one("clusterIP = \"fd00::10\"; ports = ( { port = 80; } );")),
+              Strings{kWeb + "spec.clusterIPs[0]: Invalid value: [\"fd00::10\"]: IPv6 is not configured on "
+                             "this cluster"});
     EXPECT_EQ(errors(one("ipFamilies = [ \"IPv4\", \"IPv6\" ]; ipFamilyPolicy = \"SingleStack\"; "
                          "ports = ( { port = 80; } );")),
               Strings{kWeb + "spec.ipFamilyPolicy: Invalid value: \"SingleStack\": must be "
