@@ -710,28 +710,36 @@ bool validate_service(Sink& s, Service& svc) {
             ps.duplicate(idx("spec.ports", i), sp.protocol + "/" + std::to_string(sp.port));
     }
 
+    // ValidateService (v1.31): one error for the whole list, its value as Go prints it, the
+    // message with Kubernetes' trailing space. Entries are trimmed (utilnet.ParseIPNets).
+    static const char* kRangesDetail = "must be a list of IP ranges. For example, 10.240.0.0/24,10.250.0.0/24 ";
     if (!svc.loadBalancerSourceRanges.empty()) {
         if (svc.type != "LoadBalancer")
             s.forbidden("spec.loadBalancerSourceRanges",
                         "may only be used when `type` is 'LoadBalancer'");
+        bool ok = true;
+        std::string printed = "[";
         for (size_t i = 0; i < svc.loadBalancerSourceRanges.size(); i++) {
+            printed += (i ? " " : "") + svc.loadBalancerSourceRanges[i];
             std::string v = trim(svc.loadBalancerSourceRanges[i]);
-            valid_cidr(s, idx("spec.loadBalancerSourceRanges", i), v);
+            ok = ok && parse_cidr(v).has_value();
             svc.loadBalancerSourceRanges[i] = v;
         }
+        if (!ok) s.invalid("spec.loadBalancerSourceRanges", printed + "]", kRangesDetail);
     } else if (auto it = svc.annotations.find(kSourceRangesAnnotation);
                it != svc.annotations.end()) {
         const std::string p = "metadata.annotations[" + kSourceRangesAnnotation + "]";
         if (svc.type != "LoadBalancer")
             s.forbidden(p, "may only be used when `type` is 'LoadBalancer'");
-        std::string v = trim(it->second);
-        size_t start = 0;
-        while (!v.empty()) {
-            size_t comma = v.find(',', start);
-            valid_cidr(s, p, trim(v.substr(start, comma == std::string::npos ? comma : comma - start)));
+        const std::string v = trim(it->second); // empty: 0.0.0.0/0, everything allowed
+        bool ok = true;
+        for (size_t start = 0; !v.empty();) {
+            const size_t comma = v.find(',', start);
+            ok = ok && parse_cidr(trim(v.substr(start, comma == std::string::npos ? comma : comma - start))).has_value();
             if (comma == std::string::npos) break;
             start = comma + 1;
         }
+        if (!ok) s.invalid(p, it->second, kRangesDetail);
     }
 
     if (!externally_accessible(svc)) {
