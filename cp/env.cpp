@@ -40,7 +40,9 @@ std::vector<std::pair<std::string, std::string>> service_env(const Config& cfg, 
     for (const auto& s : cfg.services) {
         if (s.ns == ns) {
             svcs.push_back(&s);
-            own_kubernetes |= s.name == "kubernetes";
+            // Only one with a clusterIP counts (the kubelet skips the others first).
+            own_kubernetes |= s.name == "kubernetes" && s.type != "ExternalName" && s.clusterIP != "None" &&
+                              !s.clusterIP.empty();
         } else if (s.ns == "default" && s.name == "kubernetes") {
             master = &s;
         }

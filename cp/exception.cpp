@@ -213,6 +213,7 @@ std::vector<std::string> ExceptionPath::sync(const std::vector<IpAddr>& want_lis
         }
         if (int rc = rule(nl, true, a, table_)) {
             warnings.push_back(step("rule from " + format_ip(a) + " lookup " + std::to_string(table_), rc));
+            rule(nl, false, a, table_); // one left from before, if any
             address(nl, false, ifindex_, a);
             continue;
         }

@@ -139,6 +139,7 @@ int main(int argc, char** argv) {
     signal(SIGPIPE, SIG_IGN); // a client that hangs up is the socket's error, not the daemon's death
 
     int rc = 0;
+    std::vector<std::pair<std::string, std::string>> sysctl_restore; // (file, value before svclb)
     try {
         std::vector<PortBinding> bindings;
         DataplaneConfig dc;
@@ -180,9 +181,16 @@ int main(int argc, char** argv) {
                 // its neighbour discovery itself).
                 for (const auto& [file, value] : {std::pair{"/proc/sys/net/ipv4/conf/" + ifc + "/rp_filter", "1"},
                                                   std::pair{"/proc/sys/net/ipv6/conf/" + ifc + "/disable_ipv6", "1"}}) {
+                    std::string before;
+                    if (FILE* f = std::fopen(file.c_str(), "r")) {
+                        char buf[16] = {};
+                        if (std::fgets(buf, sizeof buf, f)) before = buf;
+                        std::fclose(f);
+                    }
                     if (FILE* f = std::fopen(file.c_str(), "w")) {
                         std::fputs(value, f);
                         std::fclose(f);
+                        if (!before.empty()) sysctl_restore.emplace_back(file, before); // put back at exit
                         std::fprintf(stderr, "svclb: exception path: %s = %s (af_packet port %s)\n", file.c_str(),
                                      value, p.name.c_str());
                     } else {
@@ -234,6 +242,11 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "svclb: %s\n", e.what());
         rc = 1;
     }
+    for (const auto& [file, value] : sysctl_restore)
+        if (FILE* f = std::fopen(file.c_str(), "w")) {
+            std::fputs(value.c_str(), f);
+            std::fclose(f);
+        }
     rte_eal_cleanup();
     return rc;
 }

@@ -773,6 +773,18 @@ void settle_endpoint_slices(Config& cfg) {
     std::set<std::pair<std::string, std::string>> has_own; // services with non-mirrored slices
     for (const auto& sl : cfg.slices)
         if (sl.mirrored_from.empty()) has_own.insert({sl.ns, sl.service});
+    auto orphan_notice = [](const EndpointSlice& sl) {
+        return (sl.mirrored_from.empty() ? "EndpointSlice " + sl.ns + "/" + sl.name
+                                         : "Endpoints " + sl.ns + "/" + sl.mirrored_from) +
+               ": no service \"" + sl.service + "\" in namespace \"" + sl.ns + "\": ignored";
+    };
+    // A source loaded since (a manifest after the config file) may have brought the service
+    // of a slice noticed as an orphan: that notice goes.
+    for (const auto& sl : cfg.slices) {
+        if (!services.count({sl.ns, sl.service})) continue;
+        const std::string stale = sl.loc.file + ":" + std::to_string(sl.loc.line) + ": " + orphan_notice(sl);
+        std::erase(cfg.notices, stale);
+    }
     std::vector<EndpointSlice> kept;
     for (auto& sl : cfg.slices) {
         const std::pair key{sl.ns, sl.service};
@@ -782,10 +794,7 @@ void settle_endpoint_slices(Config& cfg) {
                                sl.service + " has a selector and EndpointSlices of its own");
             continue;
         }
-        if (svc == services.end() && !sl.service.empty())
-            notice(sl.loc, (sl.mirrored_from.empty() ? "EndpointSlice " + sl.ns + "/" + sl.name
-                                                      : "Endpoints " + sl.ns + "/" + sl.mirrored_from) +
-                               ": no service \"" + sl.service + "\" in namespace \"" + sl.ns + "\": ignored");
+        if (svc == services.end() && !sl.service.empty()) notice(sl.loc, orphan_notice(sl));
         kept.push_back(std::move(sl));
     }
     cfg.slices = std::move(kept);

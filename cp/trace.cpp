@@ -586,6 +586,7 @@ TraceResult trace_live(Dataplane& dp, const std::vector<PortBinding>& ports, con
     rte_mbuf* m = rte_pktmbuf_alloc(dp.pool());
     if (!m) throw std::runtime_error("no mbuf for the traced packet");
     std::memcpy(rte_pktmbuf_append(m, uint16_t(frame.size())), frame.data(), frame.size());
+    tw.adopt_rates(*snap);
     tw.process_burst(*snap, in->port_id, &m, 1);
     std::vector<Bytes> out;
     for (rte_mbuf* o : tw.take_output()) {

@@ -1215,10 +1215,21 @@ void sort_by_line(Errors& e) {
 
 }  // namespace
 
-Errors validate_and_allocate(Config& cfg, const Config* previous) {
+namespace {
+// `unread_cidrs` / `unread_ports`: the loader could not read the service CIDRs / the node
+// port range, so the defaults stand in for them and allocating against them is noise.
+Errors validate_impl(Config& cfg, const Config* previous, bool unread_cidrs, bool unread_ports);
+}  // namespace
+
+Errors validate_and_allocate(Config& cfg, const Config* previous) { return validate_impl(cfg, previous, false, false); }
+
+namespace {
+Errors validate_impl(Config& cfg, const Config* previous, bool unread_cidrs, bool unread_ports) {
     Errors errs;
     validate_appliance(cfg.appliance, errs);
-    const ClusterCheck cluster = validate_cluster(cfg.cluster, errs);
+    ClusterCheck cluster = validate_cluster(cfg.cluster, errs);
+    if (unread_cidrs) cluster.ranges_ok = false;
+    if (unread_ports) cluster.node_ports_ok = false;
 
     std::map<std::string, const Service*> prev;
     if (previous)
@@ -1287,6 +1298,7 @@ Errors validate_and_allocate(Config& cfg, const Config* previous) {
     }
     return errs;
 }
+}  // namespace
 
 namespace {
 
@@ -1314,18 +1326,23 @@ Errors validate_loaded(Config& cfg, const Config* previous, const Errors& load_e
     Errors out = load_errs;
     // What the loaders could not read: (object, field path). A field that failed to load
     // keeps its default, so validation's errors on it (or inside it, or on a list that
-    // holds it) would repeat the load error in other words.
+    // holds it) would repeat the load error in other words. Errors about a whole file
+    // (no object, no path: syntax, unreadable) hide nothing.
     std::set<std::pair<std::string, std::string>> unread;
     std::set<std::string> endpoints_objects;
+    bool unread_cidrs = false, unread_ports = false;
     for (const auto& e : load_errs) {
         const std::string k = object_key(e.object);
+        if (k.empty() && e.path.empty()) continue;
         unread.insert({k, e.path});
         if (k.rfind("endpoints ", 0) == 0) endpoints_objects.insert(k.substr(10));
+        unread_cidrs |= k.empty() && e.path.rfind("cluster.serviceCIDR", 0) == 0;
+        unread_ports |= k.empty() && e.path.rfind("cluster.nodePortRange", 0) == 0;
     }
     auto related = [](const std::string& a, const std::string& b) { // a is b, or inside it
         return a.rfind(b, 0) == 0 && (a.size() == b.size() || a[b.size()] == '.' || a[b.size()] == '[');
     };
-    for (auto& e : validate_and_allocate(cfg, previous)) {
+    for (auto& e : validate_impl(cfg, previous, unread_cidrs, unread_ports)) {
         std::string k = object_key(e.object);
         // A slice made from an Endpoints object is that object's (its paths are the slice's).
         bool skip = false;
@@ -1334,7 +1351,8 @@ Errors validate_loaded(Config& cfg, const Config* previous, const Errors& load_e
                 endpoints_objects.count(sl.ns + "/" + sl.mirrored_from))
                 skip = true;
         for (const auto& [uk, up] : unread)
-            if (uk == k && (up.empty() || related(e.path, up) || related(up, e.path))) skip = true;
+            if (uk == k && ((up.empty() && !uk.empty()) || (!up.empty() && (related(e.path, up) || related(up, e.path)))))
+                skip = true;
         if (!skip) out.push_back(std::move(e));
     }
     return out;

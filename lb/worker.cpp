@@ -872,15 +872,22 @@ void Worker::age_affinity(uint64_t now, uint32_t budget) noexcept {
 // Per-worker token bucket for generated replies (appliance.rejectRateLimit per second).
 bool Worker::TokenBucket::take(uint32_t rate, uint64_t now) noexcept {
     if (rate == 0) return false;
-    const uint64_t per_token = rte_get_tsc_hz() / rate;
-    if (tokens < rate && now - refill >= per_token) {
+    const uint64_t per_token = std::max<uint64_t>(1, rte_get_tsc_hz() / rate); // rate may exceed the TSC's
+    if (tokens >= rate) {
+        refill = now; // full: time spent full earns nothing
+    } else if (now - refill >= per_token) {
         const uint64_t add = (now - refill) / per_token;
         tokens = uint32_t(std::min<uint64_t>(rate, tokens + add));
-        refill = now;
+        refill += add * per_token; // keep the part of an interval not yet earned
     }
     if (tokens == 0) return false;
     tokens--;
     return true;
+}
+
+void Worker::adopt_rates(const Snapshot& s) noexcept {
+    reject_rate_ = s.reject_rate;
+    punt_rate_ = s.punt_rate;
 }
 
 // Refuses a packet the way a host refuses a closed port: TCP gets a RST (RFC 9293

@@ -91,6 +91,9 @@ public:
     FlowTable& flows() noexcept { return flows_; }
     FlowTable6& flows6() noexcept { return flows6_; }
     rte_ring* to_cp() const noexcept { return to_cp_; }
+    // Runs on: control plane, trace workers only (poll_once, which takes them from each new
+    // snapshot, never runs there): the snapshot's reject and punt rates.
+    void adopt_rates(const Snapshot& s) noexcept;
     // Runs on: control plane, trace workers only. Everything process_burst sent or handed
     // to the control plane, in that order; the caller frees the mbufs.
     std::vector<rte_mbuf*> take_output();

@@ -467,6 +467,15 @@ TEST(GoldenExceptionPath, PuntsOwnAddressTrafficRateLimited) {
     rte_pktmbuf_free(m);
     }
 
+    {
+    // A rate above the TSC's frequency (one token per cycle at most): no division by zero.
+    std::string fast = kConfig;
+    fast.replace(fast.find("  flowTableSize = 1024;"), 0,
+                 "  exceptionPath = { interface = \"svclb0\"; rateLimit = 4000000000L; };\n");
+    RingAppliance a(fast, kLb);
+    for (int i = 0; i < 3; i++) EXPECT_EQ(a.send(syn).to_control, 1u);
+    }
+
     RingAppliance plain(kConfig, kLb); // one appliance at a time: names of rings and tables
     const auto r = plain.send(syn);
     EXPECT_EQ(r.to_control, 0u);

@@ -1098,6 +1098,34 @@ TEST(ApplianceValidation, SizesAndTimeouts) {
                        "0"}));
 }
 
+// validate_loaded: load errors and validation errors at once, without validation's noise
+// about what could not be read.
+TEST(AllErrorsAtOnce, UnreadFieldsAreNotValidatedAgain) {
+    const std::string text =
+        "appliance = { ports = ( { name = \"p0\"; device = \"d\"; } ); flowTableSize = 10; };\n"
+        "cluster = { serviceCIDRs = 42; nodePortRange = \"30000-32767\"; };\n"
+        "services = ( { metadata = { name = \"web\"; }; spec = { clusterIP = \"10.0.0.10\"; type = \"Bogus\";\n"
+        "  ports = ( { port = \"eighty\"; } ); }; } );\n";
+    Errors le;
+    auto cfg = load_config_string(text, "t.conf", le);
+    ASSERT_TRUE(cfg);
+    const Strings all = strs(validate_loaded(*cfg, nullptr, le));
+    // The two load errors; then the appliance's and the service's other errors. Not: the
+    // port's "must be between 1 and 65535" (unread), nor the clusterIP "not in the valid
+    // range" of the default service CIDR that stands in for the unread one.
+    ASSERT_EQ(all.size(), 4u) << ::testing::PrintToString(all);
+    EXPECT_NE(all[0].find("cluster.serviceCIDRs"), std::string::npos) << all[0];
+    EXPECT_NE(all[1].find("spec.ports[0].port"), std::string::npos) << all[1];
+    EXPECT_NE(all[2].find("appliance.flowTableSize: Invalid value: 10"), std::string::npos) << all[2];
+    EXPECT_NE(all[3].find("spec.type: Unsupported value: \"Bogus\""), std::string::npos) << all[3];
+    // A whole-file error (no object, no path) hides nothing.
+    Config c2 = *cfg;
+    const Strings more = strs(validate_loaded(c2, nullptr, {ConfigError{{"m.yaml", 3}, "", "", "syntax error"}}));
+    EXPECT_NE(std::find_if(more.begin(), more.end(),
+                           [](const std::string& e) { return e.find("appliance.flowTableSize") != std::string::npos; }),
+              more.end());
+}
+
 TEST(ApplianceValidation, ExceptionPath) {
     const std::string head = "appliance = { ports = ( { name = \"p0\"; device = \"net_af_packet0,iface=lb0\"; } );\n";
     EXPECT_EQ(errors(head + "exceptionPath = { interface = \"svclb0\"; }; };\n"), Strings{});

@@ -365,6 +365,28 @@ spec: {type: Foo, ports: [{port: 80}]}
     for (const auto& e : all) EXPECT_EQ(e.find("spec.ports[0].port: Invalid value: 0"), std::string::npos) << e;
 }
 
+// A slice in the config file whose service comes with a manifest loaded after it: the
+// orphan notice of the first settling goes when the service arrives.
+TEST(ManifestFormats, OrphanNoticeGoesWhenTheServiceArrives) {
+    Errors errs;
+    auto cfg = load_config_string(
+        "appliance = { ports = ( { name = \"p0\"; device = \"d\"; addresses = [ \"198.51.100.1/24\" ]; } ); };\n"
+        "cluster = { serviceCIDRs = [ \"10.0.0.0/16\" ]; };\n"
+        "endpointSlices = ( { metadata = { name = \"late-1\"; }; service = \"late\"; addressType = \"IPv4\";\n"
+        "  ports = ( { name = \"http\"; port = 8080; } ); endpoints = ( { addresses = [ \"198.51.100.11\" ]; } ); } );\n",
+        "c.conf", errs);
+    ASSERT_TRUE(cfg && errs.empty());
+    ASSERT_EQ(cfg->notices.size(), 1u);
+    EXPECT_NE(cfg->notices[0].find("EndpointSlice default/late-1: no service \"late\""), std::string::npos);
+    Strings notices;
+    ASSERT_TRUE(load_manifest_string("apiVersion: v1\nkind: Service\nmetadata: {name: late}\nspec: {ports: [{name: "
+                                     "http, port: 80, targetPort: 8080}]}\n",
+                                     "m.yaml", *cfg, errs, notices));
+    settle_endpoint_slices(*cfg);
+    EXPECT_EQ(cfg->notices, Strings{});
+    EXPECT_EQ(cfg->slices.size(), 1u);
+}
+
 TEST(ManifestFormats, DirectoryIsSortedAndFiltered) {
     Config cfg = cluster();
     Errors errs;

@@ -553,7 +553,11 @@ TEST(Env, MasterServiceInEveryNamespace) {
     EXPECT_EQ(env[3], (std::pair<std::string, std::string>{"KUBERNETES_PORT", "tcp://198.18.0.1:443"}));
     EXPECT_EQ(env[8].first, "WEB_SERVICE_HOST");
     EXPECT_EQ(service_env(cfg, "default").size(), 8u); // itself, once
-    // A namespace's own "kubernetes" wins.
+    // A namespace's own "kubernetes" wins, if it has a clusterIP (a headless one does not).
+    cfg = load(config({master, svc("kubernetes", R"(clusterIP = "None";)", kTcp80)}, {}));
+    env = service_env(cfg, "demo");
+    ASSERT_EQ(env.size(), 8u);
+    EXPECT_EQ(env[0].second, "198.18.0.1");
     cfg = load(config({master, svc("kubernetes", R"(clusterIP = "198.18.0.20";)", kTcp80)}, {}));
     env = service_env(cfg, "demo");
     ASSERT_EQ(env.size(), 8u);
