@@ -1048,12 +1048,14 @@ bool Worker::retag(rte_mbuf* m, uint16_t in_port, uint16_t out_port) noexcept {
         rte_pktmbuf_adj(m, sizeof(rte_vlan_hdr));
         return true;
     }
+    // Insert: move the MACs back by a tag's length. The EtherType stays where it was, which
+    // is where the tag's inner EtherType belongs (offset 16); the tag's TPID and TCI go
+    // where the MACs ended.
     auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, sizeof(rte_vlan_hdr)));
     if (!p) return false;
     std::memmove(p, p + sizeof(rte_vlan_hdr), 2 * RTE_ETHER_ADDR_LEN);
     auto* eth = reinterpret_cast<rte_ether_hdr*>(p);
     auto* vh = reinterpret_cast<rte_vlan_hdr*>(eth + 1);
-    vh->eth_proto = eth->ether_type;
     vh->vlan_tci = rte_cpu_to_be_16(to);
     eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_VLAN);
     return true;

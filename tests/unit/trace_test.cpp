@@ -313,6 +313,51 @@ TEST(TraceCommand, Usage) {
     EXPECT_EQ(trace_command({"-c", "x.conf", "--nodeport-range"}, out, err, false), 2);
 }
 
+// ---- VLANs across ports: the real frames ---------------------------------------------------
+
+// A flow from an untagged port to a tagged one and back: the tag is inserted with the
+// packet's own EtherType inside it, and taken off on the way back.
+TEST(VlanAcrossPorts, UntaggedToTaggedAndBack) {
+    const std::string text = R"(
+appliance = {
+  ports = ( { name = "p0"; device = "net_null0"; addresses = [ "198.51.100.1/24" ]; mac = "02:00:00:00:00:01"; },
+            { name = "p1"; device = "net_null1"; addresses = [ "203.0.113.1/24" ]; mac = "02:00:00:00:00:02"; vlan = 200; } );
+  neighbours = ( { ip = "198.51.100.50"; mac = "02:00:00:00:00:50"; }, { ip = "203.0.113.11"; mac = "02:00:00:00:00:11"; } );
+  lcores = { main = 0; workers = [ 1 ]; };
+};
+cluster = { serviceCIDRs = [ "198.18.0.0/24" ]; };
+services = ( { metadata = { name = "web"; namespace = "demo"; }; spec = { clusterIP = "198.18.0.10";
+  ports = ( { name = "http"; port = 80; targetPort = 8080; } ); }; } );
+endpointSlices = ( { metadata = { name = "web-1"; namespace = "demo"; }; service = "web"; addressType = "IPv4";
+  ports = ( { name = "http"; port = 8080; } ); endpoints = ( { addresses = [ "203.0.113.11" ]; } ); } );
+)";
+    RingApplianceOptions o;
+    o.ports = {{"p0", *parse_mac("02:00:00:00:00:01"), 0}, {"p1", *parse_mac("02:00:00:00:00:02"), 200}};
+    RingAppliance app(load(text), o);
+    app.poll();
+    app.drain();
+    const MacAddr client = *parse_mac("02:00:00:00:00:50"), backend = *parse_mac("02:00:00:00:00:11");
+    const auto fwd = app.send(0, Pkt().eth(client, o.ports[0].mac).ipv4("198.51.100.50", "198.18.0.10")
+                                     .tcp(40000, 80, test::kSyn, 100).bytes());
+    ASSERT_EQ(fwd.out.size(), 1u);
+    const Bytes& f = fwd.out[0];
+    ASSERT_GE(f.size(), 18u + 20u);
+    EXPECT_EQ((f[12] << 8 | f[13]), 0x8100);
+    EXPECT_EQ(((f[14] << 8 | f[15]) & 0x0fff), 200);
+    EXPECT_EQ((f[16] << 8 | f[17]), 0x0800) << "the inner EtherType is the packet's";
+    EXPECT_EQ(f[18], 0x45);
+    EXPECT_EQ(Bytes(f.begin(), f.begin() + 6), Bytes(backend.b.begin(), backend.b.end()));
+    const uint16_t snat_port = uint16_t(f[18 + 20] << 8 | f[18 + 21]);
+    // The backend's answer, tagged, back to the untagged client port.
+    const auto rev = app.send(1, Pkt().eth(backend, o.ports[1].mac).vlan(200).ipv4("203.0.113.11", "203.0.113.1")
+                                     .tcp(8080, snat_port, test::kSyn | test::kAck, 500, 101).bytes());
+    ASSERT_EQ(rev.out.size(), 1u);
+    const Bytes& r = rev.out[0];
+    EXPECT_EQ((r[12] << 8 | r[13]), 0x0800);
+    EXPECT_EQ(r[14], 0x45);
+    EXPECT_EQ(Bytes(r.begin(), r.begin() + 6), Bytes(client.b.begin(), client.b.end()));
+}
+
 // ---- live trace: the daemon's snapshot and flow tables (trace_live) -----------------------
 
 std::string weighted(int w11, int w12) {
