@@ -171,12 +171,15 @@ std::unique_ptr<Snapshot> compile(const Config& cfg, const std::vector<PortBindi
             snap->add_route(def, NextHop{i->port_id, false, gw6});
         }
     }
-    // SNAT source addresses: the configured ones, else the interface addresses.
+    // SNAT source addresses: the configured ones, else (per family: IPv4-only snatAddresses
+    // leave IPv6 to the interfaces, and the other way round) the interface addresses.
     std::vector<IpAddr> snats;
     for (const auto& s : ap.snatAddresses)
         if (auto ip = parse_ip(s)) snats.push_back(*ip);
-    if (snats.empty())
-        for (const auto& i : ifaces) snats.push_back(i.host);
+    for (const Family f : {Family::kV4, Family::kV6})
+        if (std::none_of(snats.begin(), snats.end(), [&](const IpAddr& a) { return a.family == f; }))
+            for (const auto& i : ifaces)
+                if (i.host.family == f) snats.push_back(i.host);
     for (const auto& s : snats) snap->add_local(s, kAddrSnat);
     for (const auto& c : cfg.cluster.serviceCIDRs)
         if (auto cidr = parse_cidr(c)) snap->add_service_cidr(*cidr);

@@ -358,6 +358,21 @@ endpointSlices = ( { metadata = { name = "web-1"; namespace = "demo"; }; service
     EXPECT_EQ(Bytes(r.begin(), r.begin() + 6), Bytes(client.b.begin(), client.b.end()));
 }
 
+// snatAddresses of one family leave the other family's SNAT to the interface addresses.
+TEST(Snat, OneFamilyConfiguredTheOtherFromTheInterfaces) {
+    std::string text = config({svc("web", R"(ipFamilyPolicy = "RequireDualStack"; clusterIPs = [ "198.18.0.10", "2001:db8:ffff::10" ];)", kTcp80)},
+                              {slice("web-4", "web", kHttpSlicePort, R"({ addresses = [ "198.51.100.11" ]; })"),
+                               slice("web-6", "web", kHttpSlicePort, R"({ addresses = [ "2001:db8:1::11" ]; })", "IPv6")});
+    text.replace(text.find("  lcores"), 0, "  snatAddresses = [ \"198.51.100.2\" ];\n");
+    const Config cfg = load(text);
+    const TraceResult v4 = trace_packet(cfg, {"tcp", "198.51.100.50:1234", "198.18.0.10:80", ""});
+    EXPECT_EQ(v4.verdict, "forward") << v4.json();
+    EXPECT_EQ(v4.out_src.substr(0, 13), "198.51.100.2:") << v4.json();
+    const TraceResult v6 = trace_packet(cfg, {"tcp", "[2001:db8:1::50]:1234", "[2001:db8:ffff::10]:80", ""});
+    EXPECT_EQ(v6.verdict, "forward") << v6.json();
+    EXPECT_EQ(v6.out_src.substr(0, 16), "[2001:db8:1::1]:") << v6.json();
+}
+
 // ---- live trace: the daemon's snapshot and flow tables (trace_live) -----------------------
 
 std::string weighted(int w11, int w12) {
