@@ -294,6 +294,21 @@ void non_special_ip(Sink& s, const std::string& path, const std::string& v) {
                   "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)");
 }
 
+// An address the appliance takes as its own (SNAT source, NodePort address): a valid IP
+// that is not special (ValidateNonSpecialIP's rules) nor the IPv4 broadcast address.
+void own_address(Sink& s, const std::string& path, const std::string& v) {
+    auto ip = parse_ip(v);
+    if (!ip) {
+        s.invalid(path, v, kIpDetail);
+        return;
+    }
+    non_special_ip(s, path, v);
+    if (ip->is_v4() && ip->bytes[0] == 255 && ip->bytes[1] == 255 && ip->bytes[2] == 255 && ip->bytes[3] == 255)
+        s.invalid(path, v, "may not be the broadcast address");
+    if (ip->is_v4() ? (ip->bytes[0] & 0xf0) == 0xe0 : ip->bytes[0] == 0xff)
+        if (!is_link_local_multicast(*ip)) s.invalid(path, v, "may not be a multicast address");
+}
+
 std::string trim(const std::string& s) {
     const char* ws = " \t\r\n\v\f";
     auto b = s.find_first_not_of(ws);
@@ -385,14 +400,25 @@ void validate_appliance(Appliance& a, Errors& errs) {
         if (port.mtu < 68 || port.mtu > 9600)
             ps.invalid(pp + ".mtu", port.mtu, "must be between 68 and 9600, inclusive");
     }
+    // A gateway is a neighbour: it must be on a port's subnet, or nothing can reach it.
+    std::vector<Cidr> nets;
+    for (const auto& port : a.ports)
+        for (const auto& addr : port.addresses)
+            if (auto c = parse_cidr(addr)) nets.push_back(*c);
+    auto on_link = [&](const IpAddr& ip) {
+        return std::any_of(nets.begin(), nets.end(), [&](const Cidr& c) { return c.contains(ip); });
+    };
     if (!a.gateway.empty()) {
         auto ip = parse_ip(a.gateway);
         if (!ip || !ip->is_v4()) s.invalid(p + ".gateway", a.gateway, "must be a valid IPv4 address");
+        else if (!on_link(*ip)) s.invalid(p + ".gateway", a.gateway, "is on no port's subnet");
     }
     if (!a.gateway6.empty()) {
         auto ip = parse_ip(a.gateway6);
         if (!ip || !ip->is_v6())
             s.invalid(p + ".gateway6", a.gateway6, "must be a valid IPv6 address");
+        else if (!on_link(*ip))
+            s.invalid(p + ".gateway6", a.gateway6, "is on no port's subnet");
     }
     for (size_t i = 0; i < a.neighbours.size(); i++) {
         const StaticNeighbour& n = a.neighbours[i];
@@ -423,8 +449,7 @@ void validate_appliance(Appliance& a, Errors& errs) {
     if (a.flowTableSize < 1024 || a.flowTableSize > 16777216)
         s.invalid(p + ".flowTableSize", a.flowTableSize,
                   "must be between 1024 and 16777216, inclusive");
-    for (size_t i = 0; i < a.snatAddresses.size(); i++)
-        valid_ip(s, idx(p + ".snatAddresses", i), a.snatAddresses[i]);
+    for (size_t i = 0; i < a.snatAddresses.size(); i++) own_address(s, idx(p + ".snatAddresses", i), a.snatAddresses[i]);
     if (a.neighbourTimeout == 0)
         s.invalid(p + ".neighbourTimeout", 0, "must be greater than 0");
     if (a.memoryMB == 0) s.invalid(p + ".memoryMB", 0, "must be greater than 0");
@@ -497,8 +522,7 @@ ClusterCheck validate_cluster(Cluster& c, Errors& errs) {
                   "must satisfy 1 <= first <= last <= 65535");
     for (size_t i = 0; i < c.nodeNames.size(); i++)
         check_each(s, idx(p + ".nodeNames", i), c.nodeNames[i], dns1123_subdomain(c.nodeNames[i]));
-    for (size_t i = 0; i < c.nodeAddresses.size(); i++)
-        valid_ip(s, idx(p + ".nodeAddresses", i), c.nodeAddresses[i]);
+    for (size_t i = 0; i < c.nodeAddresses.size(); i++) own_address(s, idx(p + ".nodeAddresses", i), c.nodeAddresses[i]);
     for (size_t i = 0; i < c.nodePortAddresses.size(); i++)
         valid_cidr(s, idx(p + ".nodePortAddresses", i), c.nodePortAddresses[i]);
     if (!c.loadBalancerClass.empty())

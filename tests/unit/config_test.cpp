@@ -1067,6 +1067,24 @@ TEST(ApplianceValidation, GatewaysAndNeighbours) {
                        "t.conf:4: appliance.neighbours[1].mac: Required value"}));
 }
 
+// Addresses the appliance makes its own, and gateways it must reach.
+TEST(ApplianceValidation, OwnAddressesAndOnLinkGateways) {
+    EXPECT_EQ(errors("appliance = { ports = ( { name = \"p0\"; device = \"d\"; addresses = [ \"198.51.100.1/24\", "
+                     "\"2001:db8:1::1/64\" ]; } );\n"
+                     "gateway = \"203.0.113.254\"; gateway6 = \"2001:db8:1::fe\";\n"
+                     "snatAddresses = [ \"0.0.0.0\", \"255.255.255.255\", \"198.51.100.2\" ]; };\n"
+                     "cluster = { nodeAddresses = [ \"224.0.1.1\", \"::1\" ]; };\n"),
+              (Strings{"t.conf:1: appliance.gateway: Invalid value: \"203.0.113.254\": is on no port's subnet",
+                       "t.conf:1: appliance.snatAddresses[0]: Invalid value: \"0.0.0.0\": may not be unspecified "
+                       "(0.0.0.0)",
+                       "t.conf:1: appliance.snatAddresses[1]: Invalid value: \"255.255.255.255\": may not be the "
+                       "broadcast address",
+                       "t.conf:4: cluster.nodeAddresses[0]: Invalid value: \"224.0.1.1\": may not be a multicast "
+                       "address",
+                       "t.conf:4: cluster.nodeAddresses[1]: Invalid value: \"::1\": may not be in the loopback "
+                       "range (127.0.0.0/8, ::1/128)"}));
+}
+
 TEST(ApplianceValidation, Lcores) {
     const std::string head = "appliance = { ports = ( { name = \"p0\"; device = \"d\"; } ); ";
     EXPECT_EQ(errors(head + "lcores = { main = 2; workers = [ 1, 2, 3, 1 ]; }; };\n"),
