@@ -610,7 +610,13 @@ bool validate_cluster_ips(Sink& s, const Service& svc) {
     }
     bool bad_ip = false;
     for (size_t i = 0; i < svc.clusterIPs.size(); i++) {
-        if (i == 0 && svc.clusterIPs[0] == "None") continue;
+        if (i == 0 && svc.clusterIPs[0] == "None") { // valid first, and only alone
+            if (svc.clusterIPs.size() > 1) {
+                s.invalid_raw("spec.clusterIPs", quote_list(svc.clusterIPs), "'None' must be the first and only value");
+                bad_ip = true;
+            }
+            continue;
+        }
         if (!valid_ip(s, idx("spec.clusterIPs", i), svc.clusterIPs[i])) bad_ip = true;
     }
     if (svc.clusterIPs.size() > 2) {

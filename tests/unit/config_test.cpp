@@ -647,6 +647,10 @@ TEST(ServiceValidation, ClusterIPsConsistency) {
                          "ports = ( { port = 80; } );")),
               Strings{kWeb + "spec.clusterIPs[0]: Invalid value: \"10.96.0.5\": expected an IPv6 "
                              "value as indicated by `ipFamilies[0]`"});
+    EXPECT_EQ(errors(one("clusterIP = \"None\"; clusterIPs = [ \"None\", \"10.96.0.6\" ]; "
+                         "ports = ( { port = 80; } );")),
+              Strings{kWeb + "spec.clusterIPs: Invalid value: [\"None\", \"10.96.0.6\"]: 'None' must be the "
+                             "first and only value"});
 }
 
 TEST(ServiceValidation, HealthCheckNodePort) {
