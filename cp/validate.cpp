@@ -857,9 +857,14 @@ public:
         std::vector<Family> fams;
         std::vector<std::optional<IpAddr>> wants;
         for (auto& f : svc.ipFamilies) fams.push_back(f == "IPv6" ? Family::kV6 : Family::kV4);
+        // Headless services get the same family checks, and no address.
+        const bool headless = is_headless(svc);
         std::string policy = svc.ipFamilyPolicy;
         if (policy.empty())
-            policy = std::max(svc.ipFamilies.size(), svc.clusterIPs.size()) == 2 ? "RequireDualStack" : "SingleStack";
+            policy = (headless && !svc.has_selector) ||
+                             std::max(svc.ipFamilies.size(), svc.clusterIPs.size()) == 2
+                         ? "RequireDualStack"
+                         : "SingleStack";
         // initIPFamilyFields: the policy against what was given, then the families inferred
         // from clusterIPs (a family this cluster lacks is named on the clusterIP that asks
         // for it); any error here ends the service's allocation.
@@ -874,6 +879,7 @@ public:
             bad = true;
         }
         for (size_t k = 0; k < svc.clusterIPs.size(); k++) {
+            if (svc.clusterIPs[k] == "None") break;
             auto ip = parse_ip(svc.clusterIPs[k]);
             if (k >= fams.size()) {
                 if (!range_of(ip->family)) {
@@ -887,23 +893,24 @@ public:
             wants.push_back(ip);
         }
         if (bad) return;
+        // Headless and selectorless: any families go (Kubernetes' special case).
+        if (headless && !svc.has_selector) return;
         if (policy == "RequireDualStack" && ranges_.size() < 2) {
             s.invalid("spec.ipFamilyPolicy", policy,
                       "this cluster is not configured for dual-stack services");
-            return;
+            bad = true;
         }
-        if (fams.empty()) fams.push_back(ranges_[0].family());
-        if (policy != "SingleStack" && ranges_.size() == 2 && fams.size() == 1)
-            fams.push_back(fams[0] == Family::kV4 ? Family::kV6 : Family::kV4);
-        bool ok = true;
         for (size_t k = 0; k < fams.size(); k++) {
             if (!range_of(fams[k])) {
                 s.invalid(idx("spec.ipFamilies", k), family_name(fams[k]),
                           "not configured on this cluster");
-                ok = false;
+                bad = true;
             }
         }
-        if (!ok) return;
+        if (bad || headless) return;
+        if (fams.empty()) fams.push_back(ranges_[0].family());
+        if (policy != "SingleStack" && ranges_.size() == 2 && fams.size() == 1)
+            fams.push_back(fams[0] == Family::kV4 ? Family::kV6 : Family::kV4);
         svc.ipFamilies.clear();
         for (Family f : fams) svc.ipFamilies.push_back(family_name(f));
         svc.ipFamilyPolicy = policy;
@@ -1292,8 +1299,8 @@ Errors validate_impl(Config& cfg, const Config* previous, bool unread_cidrs, boo
         }
         for (size_t i = 0; i < cfg.services.size(); i++) {
             const Service& svc = cfg.services[i];
-            if (!ips_ok[i] || svc.type == "ExternalName" || is_headless(svc)) continue;
-            ipa.plan(i, prev_of(svc));
+            if (!ips_ok[i] || svc.type == "ExternalName") continue;
+            ipa.plan(i, prev_of(svc)); // headless: the family checks only
         }
         ipa.run();
     }

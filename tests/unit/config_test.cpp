@@ -887,6 +887,21 @@ TEST(Allocation, DualStackNeedsTwoCidrs) {
     EXPECT_EQ(errors(one("clusterIP = \"fd00::10\"; ports = ( { port = 80; } );")),
               Strings{kWeb + "spec.clusterIPs[0]: Invalid value: [\"fd00::10\"]: IPv6 is not configured on "
                              "this cluster"});
+    // initIPFamilyFields collects both before giving up.
+    EXPECT_EQ(errors(one("ipFamilyPolicy = \"RequireDualStack\"; ipFamilies = [ \"IPv6\" ]; ports = ( { port = 80; } );")),
+              (Strings{kWeb + "spec.ipFamilyPolicy: Invalid value: \"RequireDualStack\": this cluster is not "
+                              "configured for dual-stack services",
+                       kWeb + "spec.ipFamilies[0]: Invalid value: \"IPv6\": not configured on this cluster"}));
+    // Headless with a selector: the same family checks; headless without one: anything goes.
+    EXPECT_EQ(errors(one("clusterIP = \"None\"; selector = { app = \"x\"; }; ipFamilies = [ \"IPv6\" ]; "
+                         "ports = ( { port = 80; } );")),
+              Strings{kWeb + "spec.ipFamilies[0]: Invalid value: \"IPv6\": not configured on this cluster"});
+    EXPECT_EQ(errors(one("clusterIP = \"None\"; ipFamilies = [ \"IPv6\", \"IPv4\" ]; ports = ( { port = 80; } );")),
+              Strings{});
+    EXPECT_EQ(errors(one("clusterIP = \"None\"; ipFamilyPolicy = \"SingleStack\"; ipFamilies = [ \"IPv4\", \"IPv6\" ]; "
+                         "ports = ( { port = 80; } );")),
+              Strings{kWeb + "spec.ipFamilyPolicy: Invalid value: \"SingleStack\": must be 'RequireDualStack' or "
+                             "'PreferDualStack' when multiple IP families are specified"});
     EXPECT_EQ(errors(one("ipFamilies = [ \"IPv4\", \"IPv6\" ]; ipFamilyPolicy = \"SingleStack\"; "
                          "ports = ( { port = 80; } );")),
               Strings{kWeb + "spec.ipFamilyPolicy: Invalid value: \"SingleStack\": must be "
