@@ -1024,11 +1024,14 @@ public:
         Service& svc = svcs_[i];
         const bool prev_np = prev && wants_node_ports(*prev);
         std::set<int32_t> used_now;  // values requested explicitly by this service
+        std::set<std::pair<std::string, int32_t>> requested; // (protocol, nodePort) so far
         for (auto& sp : svc.ports)
             if (sp.nodePort) used_now.insert(sp.nodePort);
         for (size_t k = 0; k < svc.ports.size(); k++) {
             const ServicePort& sp = svc.ports[k];
             if (!sp.nodePort && !allocates_node_ports(svc)) continue;
+            // A second (protocol, nodePort) is the static check's "Duplicate value" already.
+            if (sp.nodePort && !requested.insert({sp.protocol, sp.nodePort}).second) continue;
             PortSlot slot{i, int(k)};
             slot.want = sp.nodePort;
             if (!sp.nodePort && prev_np) {
@@ -1114,6 +1117,7 @@ private:
     struct Owner {
         size_t svc;
         bool health;
+        int32_t port; // the service port's number; -1 for a healthCheckNodePort
     };
     Sink sink(const PortSlot& sl) {
         const Service& svc = svcs_[sl.svc];
@@ -1125,13 +1129,16 @@ private:
                             : "spec.healthCheckNodePort";
     }
     // A service owns a node port whatever the protocol; its health check port is its own.
+    // initNodePorts: within a service, ports share a nodePort only when they have the same
+    // port number (TCP and UDP 53, say); any other second use is "already allocated".
+    int32_t port_number(const PortSlot& sl) const { return sl.port >= 0 ? svcs_[sl.svc].ports[size_t(sl.port)].port : -1; }
     bool free_for(const PortSlot& sl, int32_t v) const {
         auto it = owner_.find(v);
         if (it == owner_.end()) return true;
-        return sl.port >= 0 && it->second.svc == sl.svc && !it->second.health;
+        return sl.port >= 0 && it->second.svc == sl.svc && !it->second.health && it->second.port == port_number(sl);
     }
     void take(PortSlot& sl, int32_t v) {
-        owner_[v] = Owner{sl.svc, sl.port < 0};
+        if (!owner_.count(v)) owner_[v] = Owner{sl.svc, sl.port < 0, port_number(sl)};
         sl.result = v;
     }
     void reserve(PortSlot& sl) {

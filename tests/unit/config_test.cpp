@@ -842,6 +842,12 @@ TEST(Allocation, NodePortWithinOneService) {
                          "{ name = \"a\"; port = 53; nodePort = 30053; }, "
                          "{ name = \"b\"; port = 54; nodePort = 30053; } );")),
               Strings{kWeb + "spec.ports[1].nodePort: Duplicate value: 30053"});
+    // Other protocol, other port number: Kubernetes' initNodePorts shares a nodePort only
+    // between ports of the same number, so the second request finds it taken.
+    EXPECT_EQ(errors(one("type = \"NodePort\"; ports = ( "
+                         "{ name = \"a\"; port = 80; nodePort = 30100; }, "
+                         "{ name = \"b\"; port = 81; protocol = \"UDP\"; nodePort = 30100; } );")),
+              Strings{kWeb + "spec.ports[1].nodePort: Invalid value: 30100: provided port is already allocated"});
 }
 
 TEST(Allocation, PortsWithTheSameNumberShareANodePort) {
