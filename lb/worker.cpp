@@ -1219,7 +1219,8 @@ void Worker::handle_icmp6(const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint
         to_control(m, kPrivArp);
         return;
     }
-    if (type == 128 && !mcast && s.lookup_local6(ip6->dst_addr) >= 0) { // echo request
+    const int32_t local = type == 128 && !mcast ? s.lookup_local6(ip6->dst_addr) : -1;
+    if (local >= 0) { // echo request to an address of ours
         turn_around(ip6);
         // Type 128 -> 129; the pseudo-header sum is unchanged by swapping the addresses.
         uint16_t old_word, new_word, ck;
@@ -1233,6 +1234,10 @@ void Worker::handle_icmp6(const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint
         std::memcpy(eth->src_addr.addr_bytes, mine.b.data(), 6);
         counters_.ev(Ev::kIcmpEchoReplies);
         tx(in_port, m);
+        return;
+    }
+    if (type == 128 && !mcast) { // an echo request for an address not ours: as IPv4 counts it
+        drop(m, local == Snapshot::kUnallocated ? Drop::kUnallocated : Drop::kNoService);
         return;
     }
     drop(m, Drop::kIcmpUnhandled);

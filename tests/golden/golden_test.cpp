@@ -333,6 +333,12 @@ std::vector<Case> cases() {
          {v2c6(64).icmp_echo(false, 7, 1).payload("ping6").bytes()}},
         {"icmpv6_echo_to_foreign_address_dropped", {},
          Pkt().eth(kClient, kLb).ipv6(kClient6, "2001:db8:1::99").icmp_echo(true, 7, 1).bytes(), Verdict::kDrop,
+         Drop::kNoService, {}},
+        {"icmpv6_echo_to_unallocated_service_address_dropped", {},
+         Pkt().eth(kClient, kLb).ipv6(kClient6, "2001:db8:ffff::99").icmp_echo(true, 7, 1).bytes(), Verdict::kDrop,
+         Drop::kUnallocated, {}},
+        {"icmpv6_unhandled_type_dropped", {},
+         Pkt().eth(kClient, kLb).ipv6(kClient6, kVip6).icmp_error(1, 4, Bytes(48, 0)).bytes(), Verdict::kDrop,
          Drop::kIcmpUnhandled, {}},
 
         // ---- truncated and malformed headers ----
