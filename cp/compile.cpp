@@ -62,7 +62,31 @@ std::vector<UsableBackend> usable_backends(const Config& cfg, const Service& svc
                               return a.addr == b.addr && a.port == b.port;
                           }),
               out.end());
+    // Draining: serving and terminating while ready ones take the new flows. They stay in
+    // the table for the flows they already have (SEMANTICS.md "Flows and affinity").
+    const size_t usable = out.size();
+    if (!svc.publishNotReadyAddresses && usable)
+        for (const auto& c : all) {
+            if (!c.serving || !c.b.terminating || c.ready) continue;
+            const bool known = std::any_of(out.begin(), out.end(), [&](const UsableBackend& u) {
+                return u.addr == c.b.addr && u.port == c.b.port;
+            });
+            if (known) continue;
+            UsableBackend d = c.b;
+            d.weight = 0;
+            d.draining = true;
+            out.push_back(d);
+        }
     return out;
+}
+
+uint32_t drain_timeout_seconds(const Service& svc) {
+    if (auto it = svc.annotations.find(kDrainTimeoutAnnotation); it != svc.annotations.end()) {
+        const std::string& v = it->second;
+        if (!v.empty() && v.size() <= 5 && std::all_of(v.begin(), v.end(), ::isdigit) && std::stoul(v) <= 86400)
+            return uint32_t(std::stoul(v));
+    }
+    return 30;
 }
 
 std::vector<IpAddr> node_addresses(const Config& cfg) {
@@ -261,6 +285,7 @@ std::unique_ptr<Snapshot> compile(const Config& cfg, const std::vector<PortBindi
                         b.port = u.port;
                         b.weight = u.weight;
                         b.terminating = u.terminating;
+                        b.draining = u.draining;
                         b.id = backend_identity(u.addr, u.port);
                         if (!egress(u.addr, b)) continue; // no route to it: not usable
                         rt->backends.push_back(b);
@@ -272,6 +297,7 @@ std::unique_ptr<Snapshot> compile(const Config& cfg, const std::vector<PortBindi
                     std::vector<MaglevBackend> mb;
                     for (const auto& b : rt->backends) mb.push_back({b.id, b.weight});
                     rt->maglev = maglev_build(mb, maglev_table_size(mb.size()));
+                    rt->drain_timeout_s = drain_timeout_seconds(svc);
                     if (svc.sessionAffinity == "ClientIP")
                         rt->affinity_timeout_s = uint32_t(svc.affinityTimeoutSeconds.value_or(10800));
                     rt->stable_id =

@@ -22,11 +22,17 @@ struct PortBinding {
 };
 
 // The usable endpoints of one service port, before the dataplane layout.
+// svclb's per-service drain timeout (seconds, 0-86400, default 30): how long flows to a
+// terminating endpoint may go on once other endpoints take the new ones.
+inline constexpr const char* kDrainTimeoutAnnotation = "svclb.io/drain-timeout-seconds";
+uint32_t drain_timeout_seconds(const Service& svc);
+
 struct UsableBackend {
     IpAddr addr;
     uint16_t port = 0;
     uint32_t weight = 1;
     bool terminating = false;
+    bool draining = false; // serving+terminating beside ready ones: existing flows only (weight 0)
 };
 
 // Which endpoints of `svc`'s port `sp` take new flows: ready ones; if none is ready, the

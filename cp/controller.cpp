@@ -17,6 +17,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <rte_cycles.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
@@ -65,6 +66,19 @@ Errors Controller::apply(Config next) {
     } catch (const std::exception& e) {
         return {ConfigError{next.appliance.loc, "", "", std::string("compile failed: ") + e.what()}};
     }
+    // Draining backends: their flows may go on until drain_timeout_s after the first
+    // generation that had them draining (kept across reloads).
+    std::map<std::pair<std::string, uint64_t>, uint64_t> draining_since;
+    const uint64_t now_tsc = rte_get_tsc_cycles(), hz = rte_get_tsc_hz();
+    for (auto& sp : snap->service_ports)
+        for (auto& b : sp->backends) {
+            if (!b.draining) continue;
+            const std::pair key{sp->name, b.id};
+            auto it = draining_since_.find(key);
+            const uint64_t since = it != draining_since_.end() ? it->second : now_tsc;
+            draining_since.emplace(key, since);
+            b.drain_deadline = since + uint64_t(sp->drain_timeout_s) * hz;
+        }
     // Every backend's next hop gets its neighbour slot now, so a new flow needs no lookup.
     const size_t workers = dp_.worker_count();
     for (auto& sp : snap->service_ports) {
@@ -86,6 +100,7 @@ Errors Controller::apply(Config next) {
     generation_++;
     cfg_ = std::move(next);
     have_cfg_ = true;
+    draining_since_ = std::move(draining_since);
     // The kernel's side: healthCheckNodePort listeners, the exception path's addresses.
     // What the kernel refuses is reported; the configuration stays applied.
     if (health_enabled_)

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -77,6 +78,8 @@ private:
     HealthServer health_;
     bool health_enabled_ = false;
     uint64_t punts_dropped_ = 0; // punted with no exception path to take them
+    // (service port table, backend id) -> TSC of the first generation it was draining in
+    std::map<std::pair<std::string, uint64_t>, uint64_t> draining_since_;
 };
 
 }  // namespace svclb::cp

@@ -320,7 +320,8 @@ void describe_frontend(TraceResult& r, const ServicePortRt* sp) {
     if (!sp) return;
     r.frontend = frontend_name(sp->name);
     std::vector<const BackendRt*> bs;
-    for (const auto& b : sp->backends) bs.push_back(&b);
+    for (const auto& b : sp->backends)
+        if (!b.draining) bs.push_back(&b); // existing flows only: no candidate
     std::sort(bs.begin(), bs.end(), [](const BackendRt* a, const BackendRt* b) {
         return std::tie(a->addr, a->port) < std::tie(b->addr, b->port);
     });

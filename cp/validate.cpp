@@ -772,6 +772,14 @@ bool validate_service(Sink& s, Service& svc) {
         if (!ok) s.invalid(p, it->second, kRangesDetail);
     }
 
+    // svclb's drain timeout (cp/compile.h kDrainTimeoutAnnotation).
+    if (auto it = svc.annotations.find("svclb.io/drain-timeout-seconds"); it != svc.annotations.end()) {
+        const std::string& v = it->second;
+        if (v.empty() || v.size() > 5 || !std::all_of(v.begin(), v.end(), ::isdigit) || std::stoul(v) > 86400)
+            s.invalid("metadata.annotations[svclb.io/drain-timeout-seconds]", v,
+                      "must be a whole number of seconds between 0 and 86400");
+    }
+
     if (!externally_accessible(svc)) {
         if (!svc.externalTrafficPolicy.empty())
             s.invalid("spec.externalTrafficPolicy", svc.externalTrafficPolicy,

@@ -121,7 +121,8 @@ uint32_t FlowTableT<A>::expire(uint64_t now, const uint64_t* timeout_tsc, uint32
         const uint32_t idx = cursor_;
         cursor_ = cursor_ + 1 == capacity_ ? 0 : cursor_ + 1;
         Flow& f = flows_[idx];
-        if (f.in_use && now > f.last_seen && now - f.last_seen > timeout_tsc[size_t(f.state)]) {
+        if (f.in_use && ((now > f.last_seen && now - f.last_seen > timeout_tsc[size_t(f.state)]) ||
+                         (f.draining && now >= f.drain_deadline))) { // the cold line only then
             remove(idx);
             removed++;
         }

@@ -72,10 +72,12 @@ struct alignas(RTE_CACHE_LINE_SIZE) FlowT {
     FlowState state = FlowState::kUdp;
     uint8_t fins = 0; // bit 0: FIN from client, bit 1: FIN from backend
     bool in_use = false;
+    bool draining = false; // its backend drains: aging also checks drain_deadline (cold)
     // Cold: consulted on a new snapshot generation or an unresolved next hop.
     uint64_t backend_id = 0;
     A fwd_nexthop{}, rev_nexthop{}; // next-hop IPs (network order)
     uint32_t sp_index = 0;
+    uint64_t drain_deadline = 0; // TSC, while `draining`: aging ends the flow then
 };
 static_assert(offsetof(FlowT<uint32_t>, backend_id) <= RTE_CACHE_LINE_SIZE);
 using Flow4 = FlowT<uint32_t>;

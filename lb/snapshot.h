@@ -39,6 +39,11 @@ struct BackendRt {
     uint16_t out_port = 0;
     int16_t neigh = -1;   // neighbour slot of `nexthop`, filled before publication
     bool terminating = false;
+    // Terminating but serving while other endpoints are ready: no new flows (weight 0, not
+    // in the Maglev table), existing ones continue until they end or `drain_deadline` (TSC;
+    // SEMANTICS.md "Flows and affinity"). UDP flows to it are flushed like a removed one's.
+    bool draining = false;
+    uint64_t drain_deadline = 0;
 };
 
 // One frontend's service port: what a (address, protocol, port) match resolves to.
@@ -57,6 +62,7 @@ struct ServicePortRt {
     // ClientIP session affinity: seconds a client stays on its backend after its last new
     // connection; 0 = off. `stable_id` names this service port across generations.
     uint32_t affinity_timeout_s = 0;
+    uint32_t drain_timeout_s = 30; // how long flows to a draining backend may go on
     uint64_t stable_id = 0;
     // For stats labels: the service, port name, protocol and appProtocol.
     std::string service, port_name, app_protocol;

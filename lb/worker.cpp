@@ -302,9 +302,10 @@ uint32_t Worker::poll_once() noexcept {
     return total + nc;
 }
 
-// UDP flows of a backend that left (or stopped serving) go at once on a new generation,
-// not at their idle timeout (SEMANTICS.md "Flows"); TCP and SCTP keep theirs until their
-// next SYN / INIT. Bounded: 256 slots per table per iteration.
+// UDP flows of a backend that left (or stopped serving, or drains) go at once on a new
+// generation, not at their idle timeout (SEMANTICS.md "Flows"); TCP and SCTP keep theirs
+// until their next SYN / INIT, and learn their drain deadline here if their backend drains,
+// idle or not. Bounded: 256 slots per table per iteration.
 template <typename A>
 void Worker::flush_slice(const Snapshot& s, FlowTableT<A>& t, int which) noexcept {
     uint32_t n = std::min<uint32_t>(flush_left_[which], 256);
@@ -314,16 +315,21 @@ void Worker::flush_slice(const Snapshot& s, FlowTableT<A>& t, int which) noexcep
         const uint32_t idx = flush_cursor_[which];
         flush_cursor_[which] = idx + 1 == t.capacity() ? 0 : idx + 1;
         FlowT<A>& f = t.at(idx);
-        if (!f.in_use || f.fwd.proto != IPPROTO_UDP || f.generation == gen) continue;
+        if (!f.in_use || f.generation == gen) continue;
+        const bool udp = f.fwd.proto == IPPROTO_UDP;
         const auto* sp = s.lookup_frontend(
             Snapshot::frontend_key(to_ip(f.fwd.dst), f.fwd.proto, rte_be_to_cpu_16(f.fwd.dport)));
-        if (sp && sp->find_backend(f.backend_id) >= 0) {
+        const int32_t bi = sp ? sp->find_backend(f.backend_id) : -1;
+        if (bi >= 0 && !(udp && sp->backends[size_t(bi)].draining)) {
+            const BackendRt& b = sp->backends[size_t(bi)];
             f.generation = gen;
             f.sp_index = sp->index;
-        } else {
+            f.draining = b.draining;
+            f.drain_deadline = b.drain_deadline;
+        } else if (udp) {
             t.remove(idx);
             counters_.ev(Ev::kFlowsFlushed);
-        }
+        } // TCP / SCTP to a backend that left: rescheduled on its next SYN / INIT (on_hit)
     }
 }
 
@@ -616,10 +622,15 @@ void Worker::on_hit(const Snapshot& s, CandT<A>& c, int32_t res, uint64_t now) n
             // The snapshot changed since this flow last checked: is its backend still here?
             const auto* sp = s.lookup_frontend(Snapshot::frontend_key(to_ip(f.fwd.dst), f.fwd.proto,
                                                                       rte_be_to_cpu_16(f.fwd.dport)));
-            const bool present = sp && sp->find_backend(f.backend_id) >= 0;
+            const int32_t bi = sp ? sp->find_backend(f.backend_id) : -1;
+            // A draining backend keeps its TCP / SCTP flows until its deadline; UDP moves.
+            const bool present = bi >= 0 && !(proto == IPPROTO_UDP && sp->backends[size_t(bi)].draining);
             if (present) {
                 f.generation = uint32_t(s.generation);
                 f.sp_index = sp->index;
+                const BackendRt& b = sp->backends[size_t(bi)];
+                f.draining = b.draining;
+                f.drain_deadline = b.drain_deadline;
             } else {
                 // UDP moves at once; TCP and SCTP on their next SYN / INIT (SEMANTICS.md).
                 reschedule = opens_flow(proto, fl);

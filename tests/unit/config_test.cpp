@@ -569,6 +569,17 @@ TEST(ServiceValidation, SourceRangesAnnotation) {
                               "For example, 10.240.0.0/24,10.250.0.0/24 "}));
 }
 
+// svclb's drain timeout annotation: whole seconds, 0-86400.
+TEST(ServiceValidation, DrainTimeoutAnnotation) {
+    EXPECT_EQ(errors(one("ports = ( { port = 80; } );",
+                         "name = \"web\"; annotations = [ \"svclb.io/drain-timeout-seconds=120\" ];")),
+              Strings{});
+    EXPECT_EQ(errors(one("ports = ( { port = 80; } );",
+                         "name = \"web\"; annotations = [ \"svclb.io/drain-timeout-seconds=1m\" ];")),
+              Strings{kWeb + "metadata.annotations[svclb.io/drain-timeout-seconds]: Invalid value: \"1m\": must be "
+                             "a whole number of seconds between 0 and 86400"});
+}
+
 TEST(ServiceValidation, ExternalIPsNotSpecial) {
     const std::string p = kWeb + "spec.externalIPs[";
     EXPECT_EQ(errors(one("externalIPs = [ \"127.0.0.1\", \"fe80::1\", \"ff02::2\", \"::\", "

@@ -34,6 +34,8 @@ struct Opts {
     std::string timeouts;          // libconfig body of appliance.timeouts
     std::string extra_services;    // appended to services
     std::string bad_port = "80";   // the TCP service port (to make a config invalid)
+    std::string conditions2;       // settings inside backend 2's endpoint, e.g. its conditions
+    std::string meta;              // settings inside the service's metadata, e.g. annotations
 };
 
 std::string config(const Opts& o) {
@@ -42,7 +44,9 @@ std::string config(const Opts& o) {
         for (int i = 1; i <= 4; i++)
             neigh += ", { ip = \"" + backend_ip(i) + "\"; mac = \"" + format_mac(backend_mac(i)) + "\"; }";
     std::string eps;
-    for (int b : o.backends) eps += (eps.empty() ? "" : ", ") + std::string("{ addresses = [ \"") + backend_ip(b) + "\" ]; }";
+    for (int b : o.backends)
+        eps += (eps.empty() ? "" : ", ") + std::string("{ addresses = [ \"") + backend_ip(b) + "\" ]; " +
+               (b == 2 ? o.conditions2 : "") + " }";
     return R"(
 appliance = {
   ports = ( { name = "p0"; device = "net_ring_cp"; addresses = [ "198.51.100.1/24" ]; } );
@@ -54,7 +58,7 @@ appliance = {
 };
 cluster = { serviceCIDRs = [ "198.18.0.0/24" ]; };
 services = (
-  { metadata = { name = "web"; namespace = "cp"; };
+  { metadata = { name = "web"; namespace = "cp"; )" + o.meta + R"( };
     spec = { clusterIP = "198.18.0.10";
              ports = ( { name = "http"; protocol = "TCP"; port = )" + o.bad_port + R"(; targetPort = 8080;
                          appProtocol = "http"; },
@@ -295,6 +299,58 @@ TEST(ControlPlane, RemovedBackendGetsNoNewFlowsAndItsUdpFlowsMove) {
     EXPECT_EQ(backend_of(t.out.at(0)), 2);
     t = a.send(c2v().tcp(tcp_on_2, 80, kSyn, 900).bytes());
     EXPECT_EQ(backend_of(t.out.at(0)), 1);
+}
+
+// SEMANTICS.md "Flows and affinity": a terminating-but-serving endpoint, while others are
+// ready, takes no new flow; its TCP flows go on (a retransmitted SYN included) until they
+// end or the drain timeout; its UDP flows move at once.
+TEST(ControlPlane, TerminatingBackendDrainsUntilItsTimeout) {
+    Opts o;
+    o.backends = {1, 2};
+    RingAppliance a(config(o), kLb);
+    uint16_t udp_on_2 = 0, tcp_on_2 = 0, snat = 0;
+    for (uint16_t p = 0; p < 40 && !(udp_on_2 && tcp_on_2); p++) {
+        auto u = a.send(c2v().udp(20000 + p, 53).payload("x").bytes());
+        if (!udp_on_2 && backend_of(u.out.at(0)) == 2) udp_on_2 = 20000 + p;
+        auto t = a.send(c2v().tcp(30000 + p, 80, kSyn, 100).bytes());
+        if (!tcp_on_2 && backend_of(t.out.at(0)) == 2) {
+            tcp_on_2 = 30000 + p;
+            snat = sport_of(t.out.at(0));
+        }
+    }
+    ASSERT_TRUE(udp_on_2 && tcp_on_2) << "backend 2 got no flow at all";
+    a.send(Pkt().eth(backend_mac(2), kLb).ipv4(backend_ip(2), "198.51.100.2").tcp(8080, snat, kSyn | kAck, 5, 101).bytes());
+    o.conditions2 = "conditions = { ready = false; serving = true; terminating = true; };";
+    o.meta = "annotations = [ \"svclb.io/drain-timeout-seconds=1\" ];";
+    { auto e = a.ctl().apply(parse(o)); ASSERT_TRUE(e.empty()) << e[0].str(); }
+    for (uint16_t p = 0; p < 30; p++) {
+        auto t = a.send(c2v().tcp(50000 + p, 80, kSyn).bytes());
+        EXPECT_EQ(backend_of(t.out.at(0)), 1) << "a draining backend takes no new flow";
+    }
+    auto u = a.send(c2v().udp(udp_on_2, 53).payload("x").bytes());
+    EXPECT_EQ(backend_of(u.out.at(0)), 1) << "UDP of a draining backend moves at once";
+    auto t = a.send(c2v().tcp(tcp_on_2, 80, kAck, 101, 6).bytes());
+    ASSERT_EQ(t.out.size(), 1u);
+    EXPECT_EQ(backend_of(t.out[0]), 2) << "the open connection goes on";
+    t = a.send(c2v().tcp(tcp_on_2, 80, kSyn, 100).bytes()); // a retransmitted SYN
+    ASSERT_EQ(t.out.size(), 1u);
+    EXPECT_EQ(backend_of(t.out[0]), 2) << "and its SYN is not rescheduled";
+    // After the drain timeout (1 s) aging ends the flow: its packets find none.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+    const uint64_t expired = event(a.dp(), Ev::kFlowsExpired);
+    for (int i = 0; i < 400 && event(a.dp(), Ev::kFlowsExpired) == expired; i++) {
+        a.poll();
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+    t = a.send(c2v().tcp(tcp_on_2, 80, kAck, 101, 6).bytes());
+    EXPECT_TRUE(t.out.empty());
+    EXPECT_EQ(t.drops.count(Drop::kNoFlow), 1u);
+    // The endpoint ready again: new flows reach it once more.
+    o.conditions2.clear();
+    { auto e = a.ctl().apply(parse(o)); ASSERT_TRUE(e.empty()) << e[0].str(); }
+    std::set<int> seen;
+    for (uint16_t p = 0; p < 30; p++) seen.insert(backend_of(a.send(c2v().tcp(51000 + p, 80, kSyn).bytes()).out.at(0)));
+    EXPECT_EQ(seen, (std::set<int>{1, 2}));
 }
 
 TEST(ControlPlane, InvalidReloadIsRejectedAndTheRunningConfigKeepsServing) {
