@@ -76,7 +76,7 @@ std::map<uint16_t, HealthCheck> health_checks(const Config& cfg) {
         const bool ours = svc.loadBalancerClass.empty() ? cfg.cluster.defaultLoadBalancer
                                                         : svc.loadBalancerClass == cfg.cluster.loadBalancerClass;
         if (!ours) continue;
-        std::set<IpAddr> local;
+        std::set<IpAddr> local[2]; // by family: a dual-stack pod is one endpoint in each
         for (const auto& sl : cfg.slices) {
             if (sl.ns != svc.ns || sl.service != svc.name || sl.addressType == "FQDN") continue;
             for (const auto& e : sl.endpoints) {
@@ -86,10 +86,12 @@ std::map<uint16_t, HealthCheck> health_checks(const Config& cfg) {
                 const bool ready = svc.publishNotReadyAddresses || (r && e.conditions.serving.value_or(r));
                 if (!ready) continue;
                 for (const auto& a : e.addresses)
-                    if (auto ip = parse_ip(a)) local.insert(*ip);
+                    if (auto ip = parse_ip(a)) local[ip->is_v6()].insert(*ip);
             }
         }
-        out[uint16_t(svc.healthCheckNodePort)] = {svc.ns, svc.name, uint32_t(local.size())};
+        // kube-proxy's proxier of either family counts that family's endpoints.
+        out[uint16_t(svc.healthCheckNodePort)] = {svc.ns, svc.name,
+                                                  uint32_t(std::max(local[0].size(), local[1].size()))};
     }
     return out;
 }

@@ -22,7 +22,7 @@ namespace svclb::cp {
 
 struct HealthCheck {
     std::string ns, name;
-    uint32_t local_endpoints = 0; // distinct local ready endpoint addresses
+    uint32_t local_endpoints = 0; // distinct local ready endpoints (addresses of the larger family)
 };
 
 // The health checks `cfg` calls for, by healthCheckNodePort (validated and allocated).

@@ -79,6 +79,17 @@ TEST(HealthChecks, OnlyLocalPolicyLoadBalancersCountLocalReadyEndpoints) {
     EXPECT_TRUE(found);
 }
 
+// A dual-stack pod has an address in each family's slice: one endpoint, as each of
+// kube-proxy's per-family proxiers counts it.
+TEST(HealthChecks, DualStackPodCountsOnce) {
+    std::string item = lb("ds", "Local", 31000, R"({ addresses = [ "198.51.100.11" ]; nodeName = "n1"; })");
+    item += ", { metadata = { name = \"ds-6\"; namespace = \"demo\"; }; service = \"ds\"; addressType = \"IPv6\"; "
+            "ports = ( { name = \"http\"; port = 8080; } ); endpoints = ( { addresses = [ \"2001:db8::11\" ]; "
+            "nodeName = \"n1\"; } ); }";
+    Config cfg = load({item});
+    EXPECT_EQ(health_checks(cfg).at(31000).local_endpoints, 1u);
+}
+
 TEST(HealthChecks, PublishNotReadyAddressesCountsEveryLocalEndpoint) {
     const Config cfg = load({lb("pnr", "Local", 31000, kEndpoints, "publishNotReadyAddresses = true;")});
     EXPECT_EQ(health_checks(cfg).at(31000).local_endpoints, 4u);
