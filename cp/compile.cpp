@@ -17,7 +17,7 @@ uint8_t protocol_number(const std::string& p) {
 }
 
 std::vector<UsableBackend> usable_backends(const Config& cfg, const Service& svc, const ServicePort& sp,
-                                           bool local_only) {
+                                           bool local_only, Family family) {
     const auto& nodes = cfg.cluster.nodeNames;
     struct Cand {
         UsableBackend b;
@@ -37,7 +37,7 @@ std::vector<UsableBackend> usable_backends(const Config& cfg, const Service& svc
             const bool terminating = e.conditions.terminating.value_or(false);
             for (const auto& a : e.addresses) {
                 auto ip = parse_ip(a);
-                if (!ip) continue;
+                if (!ip || (family != Family::kNone && ip->family != family)) continue;
                 all.push_back({{*ip, uint16_t(*ep->port), e.weight, terminating}, ready, serving});
             }
         }
@@ -83,7 +83,8 @@ std::vector<UsableBackend> usable_backends(const Config& cfg, const Service& svc
 uint32_t drain_timeout_seconds(const Service& svc) {
     if (auto it = svc.annotations.find(kDrainTimeoutAnnotation); it != svc.annotations.end()) {
         const std::string& v = it->second;
-        if (!v.empty() && v.size() <= 5 && std::all_of(v.begin(), v.end(), ::isdigit) && std::stoul(v) <= 86400)
+        const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+        if (!v.empty() && v.size() <= 5 && std::all_of(v.begin(), v.end(), digit) && std::stoul(v) <= 86400)
             return uint32_t(std::stoul(v));
     }
     return 30;
@@ -258,8 +259,10 @@ std::unique_ptr<Snapshot> compile(const Config& cfg, const std::vector<PortBindi
         const bool internal_local = svc.internalTrafficPolicy == "Local";
         const bool external_local = svc.externalTrafficPolicy == "Local";
         for (const auto& sp : svc.ports) {
-            const std::vector<UsableBackend> all = usable_backends(cfg, svc, sp);
             for (const Family fam : families) {
+                // Per family: each family's table has its own fallback and draining, as
+                // kube-proxy's per-family proxiers do.
+                const std::vector<UsableBackend> all = usable_backends(cfg, svc, sp, false, fam);
                 const uint8_t proto = protocol_number(sp.protocol);
                 auto build = [&](bool local) -> uint32_t {
                     auto rt = std::make_unique<ServicePortRt>();
@@ -277,7 +280,7 @@ std::unique_ptr<Snapshot> compile(const Config& cfg, const std::vector<PortBindi
                                 for (const auto& p : sl.ports)
                                     if (p.name == sp.name && p.protocol == sp.protocol && !p.appProtocol.empty())
                                         rt->app_protocol = p.appProtocol;
-                    const std::vector<UsableBackend> usable = local ? usable_backends(cfg, svc, sp, true) : all;
+                    const std::vector<UsableBackend> usable = local ? usable_backends(cfg, svc, sp, true, fam) : all;
                     for (const auto& u : usable) {
                         if (u.addr.family != fam) continue;
                         BackendRt b;

@@ -39,9 +39,11 @@ struct UsableBackend {
 // serving+terminating ones; never serving=false. publishNotReadyAddresses counts every
 // endpoint as ready. The backend port is the slice port with the same name and protocol.
 // With `local_only`, only endpoints whose nodeName is one of cluster.nodeNames count, and
-// the fallback applies among them (traffic policy Local).
+// the fallback applies among them (traffic policy Local). With `family` set, only that
+// family's endpoints count, the fallback and draining included (one table per family).
+// Serving+terminating endpoints beside ready ones come last, `draining` with weight 0.
 std::vector<UsableBackend> usable_backends(const Config& cfg, const Service& svc, const ServicePort& sp,
-                                           bool local_only = false);
+                                           bool local_only = false, Family family = Family::kNone);
 
 // Builds the snapshot. `cfg` must have passed validate_and_allocate. Throws
 // std::runtime_error when DPDK cannot allocate the tables.

@@ -91,19 +91,21 @@ std::map<uint16_t, HealthCheck> health_checks(const Config& cfg) {
         }
         // kube-proxy's proxier of either family counts that family's endpoints.
         out[uint16_t(svc.healthCheckNodePort)] = {svc.ns, svc.name,
-                                                  uint32_t(std::max(local[0].size(), local[1].size()))};
+                                                  uint32_t(std::max(local[0].size(), local[1].size())),
+                                                  {uint32_t(local[0].size()), uint32_t(local[1].size())}};
     }
     return out;
 }
 
-std::string health_response(const HealthCheck& hc) {
-    const bool ok = hc.local_endpoints > 0;
+std::string health_response(const HealthCheck& hc, int64_t count) {
+    const uint32_t n = count < 0 ? hc.local_endpoints : uint32_t(count);
+    const bool ok = n > 0;
     const std::string body = "{\"service\":{\"namespace\":\"" + json_escape(hc.ns) + "\",\"name\":\"" +
-                             json_escape(hc.name) + "\"},\"localEndpoints\":" + std::to_string(hc.local_endpoints) +
+                             json_escape(hc.name) + "\"},\"localEndpoints\":" + std::to_string(n) +
                              ",\"serviceProxyHealthy\":true}\n";
     return std::string(ok ? "HTTP/1.1 200 OK\r\n" : "HTTP/1.1 503 Service Unavailable\r\n") +
            "Content-Type: application/json\r\nX-Content-Type-Options: nosniff\r\n"
-           "X-Load-Balancing-Endpoint-Weight: " + std::to_string(hc.local_endpoints) +
+           "X-Load-Balancing-Endpoint-Weight: " + std::to_string(n) +
            "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
 }
 
@@ -179,7 +181,8 @@ void HealthServer::handle(const std::vector<pollfd>& fds, uint64_t now_ms) {
         if (done) {
             auto l = listeners_.find(c.port);
             if (l != listeners_.end()) {
-                const std::string resp = health_response(l->second.hc);
+                const HealthCheck& hc = l->second.hc;
+                const std::string resp = health_response(hc, hc.local_by_family[c.family]);
                 // Small enough for an empty socket buffer; a peer that does not read loses it.
                 if (send(c.fd, resp.data(), resp.size(), MSG_NOSIGNAL) == ssize_t(resp.size())) answered_++;
                 // Unread request bytes would make close() reset the connection under the
@@ -201,13 +204,17 @@ void HealthServer::handle(const std::vector<pollfd>& fds, uint64_t now_ms) {
     for (auto& [port, l] : listeners_) {
         if (!ready.count(l.fd)) continue;
         for (int k = 0; k < 8; k++) {
-            const int fd = accept4(l.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            sockaddr_storage peer{};
+            socklen_t plen = sizeof peer;
+            const int fd = accept4(l.fd, reinterpret_cast<sockaddr*>(&peer), &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
             if (fd < 0) break;
             if (conns_.size() >= kMaxConns) {
                 close(fd);
                 continue;
             }
-            conns_.push_back({fd, port, now_ms + kConnTimeoutMs, {}});
+            const auto* p6 = reinterpret_cast<const sockaddr_in6*>(&peer);
+            const int family = peer.ss_family == AF_INET6 && !IN6_IS_ADDR_V4MAPPED(&p6->sin6_addr) ? 1 : 0;
+            conns_.push_back({fd, port, now_ms + kConnTimeoutMs, {}, family});
         }
     }
 }

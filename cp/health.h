@@ -23,13 +23,15 @@ namespace svclb::cp {
 struct HealthCheck {
     std::string ns, name;
     uint32_t local_endpoints = 0; // distinct local ready endpoints (addresses of the larger family)
+    uint32_t local_by_family[2] = {}; // [0] IPv4, [1] IPv6: what a probe of that family is told
 };
 
 // The health checks `cfg` calls for, by healthCheckNodePort (validated and allocated).
 std::map<uint16_t, HealthCheck> health_checks(const Config& cfg);
 
-// The HTTP answer for `hc` (status 200 or 503, body, headers).
-std::string health_response(const HealthCheck& hc);
+// The HTTP answer for `hc` (status 200 or 503, body, headers): with `count` (a family's
+// local endpoints, as kube-proxy's per-family proxier answers) or hc.local_endpoints.
+std::string health_response(const HealthCheck& hc, int64_t count = -1);
 
 class HealthServer {
 public:
@@ -59,6 +61,7 @@ private:
         uint16_t port = 0;
         uint64_t deadline_ms = 0;
         std::string in;
+        int family = 0; // the peer's: 0 IPv4 (IPv4-mapped included), 1 IPv6
     };
     void close_conn(size_t i);
     std::map<uint16_t, Listener> listeners_;

@@ -775,7 +775,8 @@ bool validate_service(Sink& s, Service& svc) {
     // svclb's drain timeout (cp/compile.h kDrainTimeoutAnnotation).
     if (auto it = svc.annotations.find("svclb.io/drain-timeout-seconds"); it != svc.annotations.end()) {
         const std::string& v = it->second;
-        if (v.empty() || v.size() > 5 || !std::all_of(v.begin(), v.end(), ::isdigit) || std::stoul(v) > 86400)
+        const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+        if (v.empty() || v.size() > 5 || !std::all_of(v.begin(), v.end(), digit) || std::stoul(v) > 86400)
             s.invalid("metadata.annotations[svclb.io/drain-timeout-seconds]", v,
                       "must be a whole number of seconds between 0 and 86400");
     }
@@ -1021,6 +1022,7 @@ struct PortSlot {
     int32_t prev = 0;
     int32_t result = 0;
     bool failed = false;
+    bool held = false; // `want` was this service's before (an update: updateNodePorts keeps it)
 };
 
 class PortAllocator {
@@ -1070,8 +1072,9 @@ public:
             return false;
         };
         // 1. explicit requests the same service already held
+        for (auto& sl : slots_) sl.held = sl.want && held_before(sl);
         for (auto& sl : slots_)
-            if (sl.want && held_before(sl)) reserve(sl);
+            if (sl.held) reserve(sl);
         // 2. previous allocations of unset fields
         for (auto& sl : slots_) {
             if (sl.want || !sl.prev || sl.prev < min_ || sl.prev > max_) continue;
@@ -1138,12 +1141,14 @@ private:
     }
     // A service owns a node port whatever the protocol; its health check port is its own.
     // initNodePorts: within a service, ports share a nodePort only when they have the same
-    // port number (TCP and UDP 53, say); any other second use is "already allocated".
+    // port number (TCP and UDP 53, say); any other second use is "already allocated". On an
+    // update a nodePort the service held before may serve any of its ports (updateNodePorts).
     int32_t port_number(const PortSlot& sl) const { return sl.port >= 0 ? svcs_[sl.svc].ports[size_t(sl.port)].port : -1; }
     bool free_for(const PortSlot& sl, int32_t v) const {
         auto it = owner_.find(v);
         if (it == owner_.end()) return true;
-        return sl.port >= 0 && it->second.svc == sl.svc && !it->second.health && it->second.port == port_number(sl);
+        return sl.port >= 0 && it->second.svc == sl.svc && !it->second.health &&
+               (it->second.port == port_number(sl) || sl.held);
     }
     void take(PortSlot& sl, int32_t v) {
         if (!owner_.count(v)) owner_[v] = Owner{sl.svc, sl.port < 0, port_number(sl)};

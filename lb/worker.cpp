@@ -311,6 +311,7 @@ void Worker::flush_slice(const Snapshot& s, FlowTableT<A>& t, int which) noexcep
     uint32_t n = std::min<uint32_t>(flush_left_[which], 256);
     flush_left_[which] -= n;
     const uint32_t gen = uint32_t(s.generation);
+    const uint64_t now = rte_rdtsc();
     while (n--) {
         const uint32_t idx = flush_cursor_[which];
         flush_cursor_[which] = idx + 1 == t.capacity() ? 0 : idx + 1;
@@ -320,7 +321,10 @@ void Worker::flush_slice(const Snapshot& s, FlowTableT<A>& t, int which) noexcep
         const auto* sp = s.lookup_frontend(
             Snapshot::frontend_key(to_ip(f.fwd.dst), f.fwd.proto, rte_be_to_cpu_16(f.fwd.dport)));
         const int32_t bi = sp ? sp->find_backend(f.backend_id) : -1;
-        if (bi >= 0 && !(udp && sp->backends[size_t(bi)].draining)) {
+        if (bi >= 0 && sp->backends[size_t(bi)].draining && now >= sp->backends[size_t(bi)].drain_deadline) {
+            t.remove(idx); // drained (a drain timeout of 0, or a reload after the deadline)
+            counters_.ev(Ev::kFlowsExpired);
+        } else if (bi >= 0 && !(udp && sp->backends[size_t(bi)].draining)) {
             const BackendRt& b = sp->backends[size_t(bi)];
             f.generation = gen;
             f.sp_index = sp->index;
@@ -625,6 +629,12 @@ void Worker::on_hit(const Snapshot& s, CandT<A>& c, int32_t res, uint64_t now) n
             const int32_t bi = sp ? sp->find_backend(f.backend_id) : -1;
             // A draining backend keeps its TCP / SCTP flows until its deadline; UDP moves.
             const bool present = bi >= 0 && !(proto == IPPROTO_UDP && sp->backends[size_t(bi)].draining);
+            if (present && sp->backends[size_t(bi)].draining && now >= sp->backends[size_t(bi)].drain_deadline) {
+                table<A>().remove(idx); // drained: the flow is over, whatever aging has not seen yet
+                counters_.ev(Ev::kFlowsExpired);
+                on_miss(s, c, now);
+                return;
+            }
             if (present) {
                 f.generation = uint32_t(s.generation);
                 f.sp_index = sp->index;
@@ -636,8 +646,12 @@ void Worker::on_hit(const Snapshot& s, CandT<A>& c, int32_t res, uint64_t now) n
                 reschedule = opens_flow(proto, fl);
             }
         }
-        if (proto != IPPROTO_UDP && opens_flow(proto, fl) && is_closed(f.state))
-            reschedule = true; // a new connection reusing the tuple
+        // A new connection reusing the tuple; also a fresh SYN / INIT (not a retransmission of
+        // the opening one) towards a draining backend, which takes no new connection.
+        if (proto != IPPROTO_UDP && opens_flow(proto, fl) &&
+            (is_closed(f.state) ||
+             (f.draining && f.state != FlowState::kTcpSynSent && f.state != FlowState::kSctpInit)))
+            reschedule = true;
         if (reschedule) {
             table<A>().remove(idx);
             counters_.ev(Ev::kFlowsRescheduled);

@@ -859,6 +859,16 @@ TEST(Allocation, NodePortWithinOneService) {
                          "{ name = \"a\"; port = 80; nodePort = 30100; }, "
                          "{ name = \"b\"; port = 81; protocol = \"UDP\"; nodePort = 30100; } );")),
               Strings{kWeb + "spec.ports[1].nodePort: Invalid value: 30100: provided port is already allocated"});
+    // On an update, a nodePort the service held before may serve another of its ports
+    // (updateNodePorts does not allocate it again).
+    Outcome before = run(one("type = \"NodePort\"; ports = ( { name = \"a\"; port = 80; nodePort = 30100; } );"));
+    ASSERT_EQ(before.all(), Strings{});
+    EXPECT_EQ(run(one("type = \"NodePort\"; ports = ( "
+                      "{ name = \"a\"; port = 80; nodePort = 30100; }, "
+                      "{ name = \"b\"; port = 81; protocol = \"UDP\"; nodePort = 30100; } );"),
+                  &*before.cfg)
+                  .all(),
+              Strings{});
 }
 
 TEST(Allocation, PortsWithTheSameNumberShareANodePort) {

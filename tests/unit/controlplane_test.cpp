@@ -308,18 +308,20 @@ TEST(ControlPlane, TerminatingBackendDrainsUntilItsTimeout) {
     Opts o;
     o.backends = {1, 2};
     RingAppliance a(config(o), kLb);
-    uint16_t udp_on_2 = 0, tcp_on_2 = 0, snat = 0;
-    for (uint16_t p = 0; p < 40 && !(udp_on_2 && tcp_on_2); p++) {
+    // Flows on backend 2: UDP; TCP established (two); TCP still opening (SYN only).
+    uint16_t udp_on_2 = 0;
+    std::vector<std::pair<uint16_t, uint16_t>> tcp_on_2; // (client port, SNAT port)
+    for (uint16_t p = 0; p < 60 && (!udp_on_2 || tcp_on_2.size() < 3); p++) {
         auto u = a.send(c2v().udp(20000 + p, 53).payload("x").bytes());
         if (!udp_on_2 && backend_of(u.out.at(0)) == 2) udp_on_2 = 20000 + p;
         auto t = a.send(c2v().tcp(30000 + p, 80, kSyn, 100).bytes());
-        if (!tcp_on_2 && backend_of(t.out.at(0)) == 2) {
-            tcp_on_2 = 30000 + p;
-            snat = sport_of(t.out.at(0));
-        }
+        if (tcp_on_2.size() < 3 && backend_of(t.out.at(0)) == 2) tcp_on_2.push_back({30000 + p, sport_of(t.out.at(0))});
     }
-    ASSERT_TRUE(udp_on_2 && tcp_on_2) << "backend 2 got no flow at all";
-    a.send(Pkt().eth(backend_mac(2), kLb).ipv4(backend_ip(2), "198.51.100.2").tcp(8080, snat, kSyn | kAck, 5, 101).bytes());
+    ASSERT_TRUE(udp_on_2 && tcp_on_2.size() == 3) << "backend 2 got too few flows";
+    for (int i = 0; i < 2; i++) // the first two are answered: established
+        a.send(Pkt().eth(backend_mac(2), kLb).ipv4(backend_ip(2), "198.51.100.2")
+                   .tcp(8080, tcp_on_2[size_t(i)].second, kSyn | kAck, 5, 101).bytes());
+    const uint16_t est = tcp_on_2[0].first, est2 = tcp_on_2[1].first, opening = tcp_on_2[2].first;
     o.conditions2 = "conditions = { ready = false; serving = true; terminating = true; };";
     o.meta = "annotations = [ \"svclb.io/drain-timeout-seconds=1\" ];";
     { auto e = a.ctl().apply(parse(o)); ASSERT_TRUE(e.empty()) << e[0].str(); }
@@ -329,20 +331,23 @@ TEST(ControlPlane, TerminatingBackendDrainsUntilItsTimeout) {
     }
     auto u = a.send(c2v().udp(udp_on_2, 53).payload("x").bytes());
     EXPECT_EQ(backend_of(u.out.at(0)), 1) << "UDP of a draining backend moves at once";
-    auto t = a.send(c2v().tcp(tcp_on_2, 80, kAck, 101, 6).bytes());
+    auto t = a.send(c2v().tcp(est, 80, kAck, 101, 6).bytes());
     ASSERT_EQ(t.out.size(), 1u);
     EXPECT_EQ(backend_of(t.out[0]), 2) << "the open connection goes on";
-    t = a.send(c2v().tcp(tcp_on_2, 80, kSyn, 100).bytes()); // a retransmitted SYN
+    t = a.send(c2v().tcp(opening, 80, kSyn, 100).bytes()); // its SYN retransmitted
     ASSERT_EQ(t.out.size(), 1u);
-    EXPECT_EQ(backend_of(t.out[0]), 2) << "and its SYN is not rescheduled";
-    // After the drain timeout (1 s) aging ends the flow: its packets find none.
+    EXPECT_EQ(backend_of(t.out[0]), 2) << "a retransmitted opening SYN stays with its connection";
+    t = a.send(c2v().tcp(est2, 80, kSyn, 900).bytes()); // a new connection on an old tuple
+    ASSERT_EQ(t.out.size(), 1u);
+    EXPECT_EQ(backend_of(t.out[0]), 1) << "a fresh SYN is a new connection: not to a draining backend";
+    // After the drain timeout (1 s) the flows are over: their packets find none.
     std::this_thread::sleep_for(std::chrono::milliseconds(1200));
     const uint64_t expired = event(a.dp(), Ev::kFlowsExpired);
-    for (int i = 0; i < 400 && event(a.dp(), Ev::kFlowsExpired) == expired; i++) {
+    for (int i = 0; i < 400 && event(a.dp(), Ev::kFlowsExpired) < expired + 2; i++) {
         a.poll();
         std::this_thread::sleep_for(std::chrono::microseconds(100));
     }
-    t = a.send(c2v().tcp(tcp_on_2, 80, kAck, 101, 6).bytes());
+    t = a.send(c2v().tcp(est, 80, kAck, 101, 6).bytes());
     EXPECT_TRUE(t.out.empty());
     EXPECT_EQ(t.drops.count(Drop::kNoFlow), 1u);
     // The endpoint ready again: new flows reach it once more.
@@ -351,6 +356,26 @@ TEST(ControlPlane, TerminatingBackendDrainsUntilItsTimeout) {
     std::set<int> seen;
     for (uint16_t p = 0; p < 30; p++) seen.insert(backend_of(a.send(c2v().tcp(51000 + p, 80, kSyn).bytes()).out.at(0)));
     EXPECT_EQ(seen, (std::set<int>{1, 2}));
+}
+
+// A drain timeout of 0: the next reload sweep ends the flows of a draining backend.
+TEST(ControlPlane, DrainTimeoutZeroEndsFlowsAtOnce) {
+    Opts o;
+    o.backends = {1, 2};
+    RingAppliance a(config(o), kLb);
+    uint16_t on_2 = 0, snat = 0;
+    for (uint16_t p = 0; p < 40 && !on_2; p++) {
+        auto t = a.send(c2v().tcp(30000 + p, 80, kSyn, 100).bytes());
+        if (backend_of(t.out.at(0)) == 2) on_2 = 30000 + p, snat = sport_of(t.out.at(0));
+    }
+    ASSERT_TRUE(on_2);
+    a.send(Pkt().eth(backend_mac(2), kLb).ipv4(backend_ip(2), "198.51.100.2").tcp(8080, snat, kSyn | kAck, 5, 101).bytes());
+    o.conditions2 = "conditions = { ready = false; serving = true; terminating = true; };";
+    o.meta = "annotations = [ \"svclb.io/drain-timeout-seconds=0\" ];";
+    { auto e = a.ctl().apply(parse(o)); ASSERT_TRUE(e.empty()) << e[0].str(); }
+    auto t = a.send(c2v().tcp(on_2, 80, kAck, 101, 6).bytes());
+    EXPECT_TRUE(t.out.empty());
+    EXPECT_EQ(t.drops.count(Drop::kNoFlow), 1u);
 }
 
 TEST(ControlPlane, InvalidReloadIsRejectedAndTheRunningConfigKeepsServing) {

@@ -88,6 +88,8 @@ TEST(HealthChecks, DualStackPodCountsOnce) {
             "nodeName = \"n1\"; } ); }";
     Config cfg = load({item});
     EXPECT_EQ(health_checks(cfg).at(31000).local_endpoints, 1u);
+    EXPECT_EQ(health_checks(cfg).at(31000).local_by_family[0], 1u);
+    EXPECT_EQ(health_checks(cfg).at(31000).local_by_family[1], 1u);
 }
 
 TEST(HealthChecks, PublishNotReadyAddressesCountsEveryLocalEndpoint) {
@@ -175,6 +177,21 @@ TEST(HealthServer, AnswersOverRealSocketsAndFollowsReconfiguration) {
     EXPECT_TRUE(hs.configure(cfg).empty());
     EXPECT_TRUE(hs.ports().empty());
     EXPECT_EQ(ask(hs, port, "GET / HTTP/1.0\r\n\r\n"), "");
+}
+
+// Each family answers for its own endpoints, as kube-proxy's per-family proxiers do: with
+// local endpoints in IPv6 only, an IPv4 probe gets 503.
+TEST(HealthServer, AProbeIsAnsweredForItsFamily) {
+    const uint16_t port = free_port();
+    std::string item = lb("v6only", "Local", port, R"({ addresses = [ "198.51.100.15" ]; nodeName = "n2"; })");
+    item += ", { metadata = { name = \"v6only-6\"; namespace = \"demo\"; }; service = \"v6only\"; addressType = "
+            "\"IPv6\"; ports = ( { name = \"http\"; port = 8080; } ); endpoints = ( { addresses = [ \"2001:db8::11\" ]; "
+            "nodeName = \"n1\"; } ); }";
+    HealthServer hs;
+    EXPECT_TRUE(hs.configure(load({item})).empty());
+    const std::string r = ask(hs, port, "GET / HTTP/1.0\r\n\r\n"); // over 127.0.0.1
+    EXPECT_EQ(r.rfind("HTTP/1.1 503", 0), 0u) << r;
+    EXPECT_NE(r.find("\"localEndpoints\":0"), std::string::npos) << r;
 }
 
 TEST(HealthServer, PortInUseIsAWarningNotAFailure) {
