@@ -53,8 +53,8 @@ struct TraceResult {
     std::string json() const;            // one JSON object, one line
 };
 
-// The appliance assumed with manifests only (-f without -c): port "p0" with 192.0.2.1/24
-// (gateway 192.0.2.254) and 2001:db8:5c1b::1/64 (gateway 2001:db8:5c1b::fe), so every
+// The appliance assumed with manifests only (-f without -c): port "p0" with 203.0.113.1/24
+// (gateway 203.0.113.254) and 2001:db8:5c1b::1/64 (gateway 2001:db8:5c1b::fe), so every
 // backend routes; Kubernetes' defaults otherwise (service CIDR 10.96.0.0/12, node ports
 // 30000-32767; node addresses = the port's addresses).
 Config trace_default_config();

@@ -124,8 +124,8 @@ TEST(ConfigGood, ExampleConfUsesEveryKeyAndValidates) {
     EXPECT_EQ(web.ports[1].targetPort.name, "dns");
     EXPECT_EQ(web.affinityTimeoutSeconds, 10800);
     const Service& api = find(*cfg, "api");
-    EXPECT_EQ(api.clusterIPs, (Strings{"198.18.0.20", "fd00:198:18::20"}));
-    EXPECT_EQ(api.loadBalancerSourceRanges, (Strings{"192.0.2.0/24", "198.51.100.0/24"}));
+    EXPECT_EQ(api.clusterIPs, (Strings{"198.18.0.20", "2001:db8:ffff::20"}));
+    EXPECT_EQ(api.loadBalancerSourceRanges, (Strings{"203.0.113.0/24", "198.51.100.0/24"}));
     EXPECT_EQ(api.ingress[0].ipMode, "VIP");
     EXPECT_EQ(api.healthCheckNodePort, 32000);
     const Service& metrics = find(*cfg, "metrics");
