@@ -165,10 +165,36 @@ ExceptionPath::ExceptionPath(Dataplane& dp, uint16_t port_id, std::string iface,
     if (!ok) throw std::runtime_error("exception path " + iface_ + ": set up/NOARP: " + std::strerror(err));
     // IPv6 on, router advertisements ignored (the interface inherits the namespace's
     // defaults, which may have IPv6 off). Best effort: sync() reports what fails.
-    for (const auto& [key, value] : {std::pair{"disable_ipv6", "0"}, std::pair{"accept_ra", "0"}}) {
-        if (FILE* f = std::fopen(("/proc/sys/net/ipv6/conf/" + iface_ + "/" + key).c_str(), "w")) {
-            std::fputs(value, f);
+    for (const auto& [key, value] : {std::pair{"disable_ipv6", "0"}, std::pair{"accept_ra", "0"}})
+        write_sysctl("/proc/sys/net/ipv6/conf/" + iface_ + "/" + key, value);
+}
+
+bool write_sysctl(const std::string& path, const std::string& value, std::string* before) {
+    if (before)
+        if (FILE* f = std::fopen(path.c_str(), "r")) {
+            char buf[16] = {};
+            if (std::fgets(buf, sizeof buf, f)) *before = buf;
             std::fclose(f);
+        }
+    FILE* f = std::fopen(path.c_str(), "w");
+    if (!f) return false;
+    const bool ok = std::fputs(value.c_str(), f) >= 0;
+    return std::fclose(f) == 0 && ok;
+}
+
+void quiet_af_packet_port(const std::string& device, std::vector<std::pair<std::string, std::string>>& restore) {
+    const auto at = device.find("iface=");
+    if (device.rfind("net_af_packet", 0) != 0 || at == std::string::npos) return;
+    const std::string ifc = device.substr(at + 6, device.find(',', at) - at - 6);
+    for (const auto& [file, value] : {std::pair{"/proc/sys/net/ipv4/conf/" + ifc + "/rp_filter", "1"},
+                                      std::pair{"/proc/sys/net/ipv6/conf/" + ifc + "/disable_ipv6", "1"}}) {
+        std::string before;
+        if (write_sysctl(file, value, &before)) {
+            if (!before.empty()) restore.emplace_back(file, before);
+            std::fprintf(stderr, "svclb: exception path: %s = %s (af_packet port)\n", file.c_str(), value);
+        } else {
+            std::fprintf(stderr, "svclb: warning: cannot write %s: the kernel may answer the port's frames too\n",
+                         file.c_str());
         }
     }
 }

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lb/addr.h"
@@ -28,6 +29,19 @@ class Snapshot;
 namespace svclb::cp {
 
 class NeighbourResolver;
+
+// Writes `value` to the /proc/sys file `path`; its value before in `*before` (when given and
+// readable). False when it cannot be written.
+bool write_sysctl(const std::string& path, const std::string& value, std::string* before = nullptr);
+
+// An af_packet port's kernel interface sees every frame svclb sees. With the appliance's
+// addresses on the exception path's TAP interface, the kernel would answer those frames a
+// second time: strict reverse-path filtering on the port's interface (the addresses route
+// back through the TAP, not through it) makes it drop the IPv4 ones, and the interface gets
+// no IPv6 at all (svclb does its neighbour discovery itself). `device` is the port's DPDK
+// devargs; anything but `net_af_packet…,iface=X` is left alone. Each file changed goes into
+// `restore` with its value before, for the caller to put back at exit.
+void quiet_af_packet_port(const std::string& device, std::vector<std::pair<std::string, std::string>>& restore);
 
 class ExceptionPath {
 public:

@@ -54,15 +54,6 @@ int listen_on(uint16_t port, std::string& err) {
     return -1;
 }
 
-std::string json_escape(const std::string& s) {
-    std::string o;
-    for (char c : s) {
-        if (c == '"' || c == '\\') o += '\\';
-        o += c;
-    }
-    return o;
-}
-
 }  // namespace
 
 std::map<uint16_t, HealthCheck> health_checks(const Config& cfg) {
@@ -100,8 +91,8 @@ std::map<uint16_t, HealthCheck> health_checks(const Config& cfg) {
 std::string health_response(const HealthCheck& hc, int64_t count) {
     const uint32_t n = count < 0 ? hc.local_endpoints : uint32_t(count);
     const bool ok = n > 0;
-    const std::string body = "{\"service\":{\"namespace\":\"" + json_escape(hc.ns) + "\",\"name\":\"" +
-                             json_escape(hc.name) + "\"},\"localEndpoints\":" + std::to_string(n) +
+    const std::string body = "{\"service\":{\"namespace\":" + json_quote(hc.ns) + ",\"name\":" +
+                             json_quote(hc.name) + "},\"localEndpoints\":" + std::to_string(n) +
                              ",\"serviceProxyHealthy\":true}\n";
     return std::string(ok ? "HTTP/1.1 200 OK\r\n" : "HTTP/1.1 503 Service Unavailable\r\n") +
            "Content-Type: application/json\r\nX-Content-Type-Options: nosniff\r\n"

@@ -168,37 +168,7 @@ int main(int argc, char** argv) {
             if (rte_eth_dev_get_port_by_name(kExceptionVdev, &pid) != 0)
                 throw std::runtime_error("exception path: the TAP device for " + ifname + " failed to probe");
             exception = std::make_unique<ExceptionPath>(dp, pid, ifname, cfg->appliance.exceptionTable);
-            // An af_packet port's kernel interface sees every frame svclb sees. With the
-            // appliance's addresses now on the TAP interface, the kernel would answer those
-            // frames a second time; strict reverse-path filtering on the port's interface
-            // (the addresses route back through the TAP, not through it) makes it drop the
-            // IPv4 ones.
-            for (const auto& p : cfg->appliance.ports) {
-                const auto at = p.device.find("iface=");
-                if (p.device.rfind("net_af_packet", 0) != 0 || at == std::string::npos) continue;
-                const std::string ifc = p.device.substr(at + 6, p.device.find(',', at) - at - 6);
-                // IPv6 has no reverse-path filter: the interface gets no IPv6 at all (svclb does
-                // its neighbour discovery itself).
-                for (const auto& [file, value] : {std::pair{"/proc/sys/net/ipv4/conf/" + ifc + "/rp_filter", "1"},
-                                                  std::pair{"/proc/sys/net/ipv6/conf/" + ifc + "/disable_ipv6", "1"}}) {
-                    std::string before;
-                    if (FILE* f = std::fopen(file.c_str(), "r")) {
-                        char buf[16] = {};
-                        if (std::fgets(buf, sizeof buf, f)) before = buf;
-                        std::fclose(f);
-                    }
-                    if (FILE* f = std::fopen(file.c_str(), "w")) {
-                        std::fputs(value, f);
-                        std::fclose(f);
-                        if (!before.empty()) sysctl_restore.emplace_back(file, before); // put back at exit
-                        std::fprintf(stderr, "svclb: exception path: %s = %s (af_packet port %s)\n", file.c_str(),
-                                     value, p.name.c_str());
-                    } else {
-                        std::fprintf(stderr, "svclb: warning: cannot write %s: the kernel may answer the port's "
-                                     "frames too\n", file.c_str());
-                    }
-                }
-            }
+            for (const auto& p : cfg->appliance.ports) quiet_af_packet_port(p.device, sysctl_restore);
             ctl.set_exception_path(exception.get());
             std::fprintf(stderr, "svclb: exception path: kernel interface %s (DPDK port %u), routing table %u\n",
                          ifname.c_str(), pid, cfg->appliance.exceptionTable);
@@ -242,11 +212,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "svclb: %s\n", e.what());
         rc = 1;
     }
-    for (const auto& [file, value] : sysctl_restore)
-        if (FILE* f = std::fopen(file.c_str(), "w")) {
-            std::fputs(value.c_str(), f);
-            std::fclose(f);
-        }
+    for (const auto& [file, value] : sysctl_restore) write_sysctl(file, value); // as they were
     rte_eal_cleanup();
     return rc;
 }

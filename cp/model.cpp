@@ -5,6 +5,27 @@
 
 namespace svclb::cp {
 
+std::string json_quote(std::string_view s) {
+    std::string o = "\"";
+    for (const char c : s) {
+        switch (c) {
+        case '"': o += "\\\""; break;
+        case '\\': o += "\\\\"; break;
+        case '\n': o += "\\n"; break;
+        case '\t': o += "\\t"; break;
+        default:
+            if (static_cast<unsigned char>(c) < 0x20) {
+                char b[8];
+                std::snprintf(b, sizeof b, "\\u%04x", c);
+                o += b;
+            } else {
+                o += c;
+            }
+        }
+    }
+    return o + "\"";
+}
+
 std::string go_quote(std::string_view s) {
     std::string out = "\"";
     for (unsigned char c : s) {

@@ -33,6 +33,8 @@ using Errors = std::vector<ConfigError>;
 // Go's %q for the characters a config file can hold: the quoting of values in the API
 // server's messages ("Invalid value: \"Web\": ...").
 std::string go_quote(std::string_view s);
+// `s` as a JSON string, quotes included (", \ and control characters escaped).
+std::string json_quote(std::string_view s);
 
 // ---- Kubernetes objects --------------------------------------------------------------
 

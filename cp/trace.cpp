@@ -54,27 +54,7 @@ using Bytes = std::vector<uint8_t>;
 
 // ---- JSON ------------------------------------------------------------------------------
 
-std::string json_str(const std::string& s) {
-    std::string o = "\"";
-    for (const char c : s) {
-        switch (c) {
-        case '"': o += "\\\""; break;
-        case '\\': o += "\\\\"; break;
-        case '\n': o += "\\n"; break;
-        case '\t': o += "\\t"; break;
-        default:
-            if (static_cast<unsigned char>(c) < 0x20) {
-                char b[8];
-                std::snprintf(b, sizeof b, "\\u%04x", c);
-                o += b;
-            } else {
-                o += c;
-            }
-        }
-    }
-    return o + "\"";
-}
-std::string json_opt(const std::string& s) { return s.empty() ? "null" : json_str(s); }
+std::string json_opt(const std::string& s) { return s.empty() ? "null" : json_quote(s); }
 
 // ---- endpoints -------------------------------------------------------------------------
 
@@ -314,9 +294,24 @@ std::string frontend_name(const std::string& rt_name) {
 }
 
 
-// The frontend's name and its usable backends, in address order (the table is in
-// identity order).
-void describe_frontend(TraceResult& r, const ServicePortRt* sp) {
+// The packet a TracePacket describes. Throws std::invalid_argument for a bad description.
+struct ParsedPacket {
+    uint8_t proto;
+    HostPort src, dst;
+};
+ParsedPacket parse_packet(const TracePacket& pkt) {
+    ParsedPacket p{proto_from_name(pkt.proto), parse_host_port("--src", pkt.src), parse_host_port("--dst", pkt.dst)};
+    if (p.src.ip.family != p.dst.ip.family) throw std::invalid_argument("--src and --dst must be of one IP family");
+    if (p.proto != kProtoIcmp && p.dst.port < 0)
+        throw std::invalid_argument("--dst: a port is required: \"" + pkt.dst + "\"");
+    return p;
+}
+
+// The frontend (protocol, destination) matches on `snap`: its name and its usable
+// backends, in address order (the table is in identity order).
+void describe_frontend(TraceResult& r, const Snapshot& snap, uint8_t proto, const HostPort& dst) {
+    if (proto == kProtoIcmp) return;
+    const ServicePortRt* sp = snap.lookup_frontend(Snapshot::frontend_key(dst.ip, proto, uint16_t(dst.port)));
     if (!sp) return;
     r.frontend = frontend_name(sp->name);
     std::vector<const BackendRt*> bs;
@@ -371,16 +366,16 @@ void summarize(TraceResult& r, const std::vector<Bytes>& out, const uint64_t* dr
 // ---- public API ------------------------------------------------------------------------
 
 std::string TraceResult::json() const {
-    std::string o = "{\"verdict\":" + json_str(verdict) + ",\"reason\":" + json_opt(reason) +
+    std::string o = "{\"verdict\":" + json_quote(verdict) + ",\"reason\":" + json_opt(reason) +
                     ",\"frontend\":" + json_opt(frontend) + ",\"candidates\":[";
-    for (size_t i = 0; i < candidates.size(); i++) o += (i ? "," : "") + json_str(candidates[i]);
+    for (size_t i = 0; i < candidates.size(); i++) o += (i ? "," : "") + json_quote(candidates[i]);
     o += "],\"backend\":" + json_opt(backend) + ",\"snat\":" + (snat ? "true" : "false") + ",\"out\":";
     if (out_src.empty() && out_dst.empty()) o += "null";
-    else o += "{\"src\":" + json_str(out_src) + ",\"dst\":" + json_str(out_dst) + "}";
+    else o += "{\"src\":" + json_quote(out_src) + ",\"dst\":" + json_quote(out_dst) + "}";
     if (live) {
         o += ",\"flow\":";
         if (flow_state.empty()) o += "null";
-        else o += "{\"worker\":" + std::to_string(flow_worker) + ",\"state\":" + json_str(flow_state) + "}";
+        else o += "{\"worker\":" + std::to_string(flow_worker) + ",\"state\":" + json_quote(flow_state) + "}";
     }
     return o + "}";
 }
@@ -442,11 +437,7 @@ Errors trace_prepare(Config& cfg, const TraceOverrides& o, const Errors& load_er
 }
 
 TraceResult trace_packet(const Config& cfg_in, const TracePacket& pkt) {
-    const uint8_t proto = proto_from_name(pkt.proto);
-    const HostPort src = parse_host_port("--src", pkt.src);
-    const HostPort dst = parse_host_port("--dst", pkt.dst);
-    if (src.ip.family != dst.ip.family) throw std::invalid_argument("--src and --dst must be of one IP family");
-    if (proto != kProtoIcmp && dst.port < 0) throw std::invalid_argument("--dst: a port is required: \"" + pkt.dst + "\"");
+    const auto [proto, src, dst] = parse_packet(pkt);
     if (cfg_in.appliance.ports.empty()) throw std::invalid_argument("the configuration has no port");
     Config cfg = cfg_in;
     add_synthetic_neighbours(cfg, src.ip);
@@ -465,10 +456,7 @@ TraceResult trace_packet(const Config& cfg_in, const TracePacket& pkt) {
     if (port == SIZE_MAX) throw std::invalid_argument("--ingress: no port named \"" + ingress + "\"");
 
     TraceResult r;
-    const ServicePortRt* sp = nullptr;
-    if (proto != kProtoIcmp)
-        sp = app.dp().current()->lookup_frontend(Snapshot::frontend_key(dst.ip, proto, uint16_t(dst.port)));
-    describe_frontend(r, sp);
+    describe_frontend(r, *app.dp().current(), proto, dst);
 
     const auto o = app.send(port, build_packet(proto, src, dst, ro.ports[port].mac, ro.ports[port].vlan), 0, true);
     summarize(r, o.out, o.drops, o.events, src);
@@ -477,11 +465,7 @@ TraceResult trace_packet(const Config& cfg_in, const TracePacket& pkt) {
 
 TraceResult trace_live(Dataplane& dp, const std::vector<PortBinding>& ports, const TracePacket& pkt,
                        const LiveTraceHooks& hooks) {
-    const uint8_t proto = proto_from_name(pkt.proto);
-    const HostPort src = parse_host_port("--src", pkt.src);
-    const HostPort dst = parse_host_port("--dst", pkt.dst);
-    if (src.ip.family != dst.ip.family) throw std::invalid_argument("--src and --dst must be of one IP family");
-    if (proto != kProtoIcmp && dst.port < 0) throw std::invalid_argument("--dst: a port is required: \"" + pkt.dst + "\"");
+    const auto [proto, src, dst] = parse_packet(pkt);
     if (ports.empty()) throw std::invalid_argument("the appliance has no port");
     const PortBinding* in = &ports[0];
     if (!pkt.ingress.empty()) {
@@ -495,10 +479,7 @@ TraceResult trace_live(Dataplane& dp, const std::vector<PortBinding>& ports, con
 
     TraceResult r;
     r.live = true;
-    const ServicePortRt* sp = nullptr;
-    if (proto != kProtoIcmp)
-        sp = snap->lookup_frontend(Snapshot::frontend_key(dst.ip, proto, uint16_t(dst.port)));
-    describe_frontend(r, sp);
+    describe_frontend(r, *snap, proto, dst);
 
     // The live worker that holds this 5-tuple's flow, if one does: asked through its own
     // ring (it is its table's only reader, lb/flow.h), the entry copied back.
@@ -737,9 +718,7 @@ int trace_command(const std::vector<std::string>& args, std::ostream& out, std::
     }
     // The packet description is checked before the EAL starts.
     try {
-        proto_from_name(pkt.proto);
-        parse_host_port("--src", pkt.src);
-        parse_host_port("--dst", pkt.dst);
+        parse_packet(pkt);
     } catch (const std::invalid_argument& e) {
         err << "svclbctl trace: " << e.what() << "\n";
         return 2;

@@ -302,6 +302,26 @@ uint32_t Worker::poll_once() noexcept {
     return total + nc;
 }
 
+// Runs on: worker lcore, once per flow and snapshot generation. Is the flow's backend still
+// in its frontend's table? kKept: yes (the flow takes the new generation, its table index
+// and its backend's drain state); kDrained: it drains and its deadline has passed; kGone: it
+// left, or it drains and the flow is UDP (which moves at once).
+template <typename A>
+Worker::Recheck Worker::recheck(const Snapshot& s, FlowT<A>& f, uint64_t now) noexcept {
+    const auto* sp =
+        s.lookup_frontend(Snapshot::frontend_key(to_ip(f.fwd.dst), f.fwd.proto, rte_be_to_cpu_16(f.fwd.dport)));
+    const int32_t bi = sp ? sp->find_backend(f.backend_id) : -1;
+    if (bi < 0) return Recheck::kGone;
+    const BackendRt& b = sp->backends[size_t(bi)];
+    if (b.draining && f.fwd.proto == IPPROTO_UDP) return Recheck::kGone;
+    if (b.draining && now >= b.drain_deadline) return Recheck::kDrained;
+    f.generation = uint32_t(s.generation);
+    f.sp_index = sp->index;
+    f.draining = b.draining;
+    f.drain_deadline = b.drain_deadline;
+    return Recheck::kKept;
+}
+
 // UDP flows of a backend that left (or stopped serving, or drains) go at once on a new
 // generation, not at their idle timeout (SEMANTICS.md "Flows"); TCP and SCTP keep theirs
 // until their next SYN / INIT, and learn their drain deadline here if their backend drains,
@@ -317,23 +337,19 @@ void Worker::flush_slice(const Snapshot& s, FlowTableT<A>& t, int which) noexcep
         flush_cursor_[which] = idx + 1 == t.capacity() ? 0 : idx + 1;
         FlowT<A>& f = t.at(idx);
         if (!f.in_use || f.generation == gen) continue;
-        const bool udp = f.fwd.proto == IPPROTO_UDP;
-        const auto* sp = s.lookup_frontend(
-            Snapshot::frontend_key(to_ip(f.fwd.dst), f.fwd.proto, rte_be_to_cpu_16(f.fwd.dport)));
-        const int32_t bi = sp ? sp->find_backend(f.backend_id) : -1;
-        if (bi >= 0 && sp->backends[size_t(bi)].draining && now >= sp->backends[size_t(bi)].drain_deadline) {
-            t.remove(idx); // drained (a drain timeout of 0, or a reload after the deadline)
-            counters_.ev(Ev::kFlowsExpired);
-        } else if (bi >= 0 && !(udp && sp->backends[size_t(bi)].draining)) {
-            const BackendRt& b = sp->backends[size_t(bi)];
-            f.generation = gen;
-            f.sp_index = sp->index;
-            f.draining = b.draining;
-            f.drain_deadline = b.drain_deadline;
-        } else if (udp) {
+        switch (recheck(s, f, now)) {
+        case Recheck::kKept: break;
+        case Recheck::kDrained: // a drain timeout of 0, or a reload after the deadline
             t.remove(idx);
-            counters_.ev(Ev::kFlowsFlushed);
-        } // TCP / SCTP to a backend that left: rescheduled on its next SYN / INIT (on_hit)
+            counters_.ev(Ev::kFlowsExpired);
+            break;
+        case Recheck::kGone: // TCP / SCTP: rescheduled on their next SYN / INIT (on_hit)
+            if (f.fwd.proto == IPPROTO_UDP) {
+                t.remove(idx);
+                counters_.ev(Ev::kFlowsFlushed);
+            }
+            break;
+        }
     }
 }
 
@@ -623,28 +639,16 @@ void Worker::on_hit(const Snapshot& s, CandT<A>& c, int32_t res, uint64_t now) n
     if (!reverse_dir) {
         bool reschedule = false;
         if (f.generation != uint32_t(s.generation)) {
-            // The snapshot changed since this flow last checked: is its backend still here?
-            const auto* sp = s.lookup_frontend(Snapshot::frontend_key(to_ip(f.fwd.dst), f.fwd.proto,
-                                                                      rte_be_to_cpu_16(f.fwd.dport)));
-            const int32_t bi = sp ? sp->find_backend(f.backend_id) : -1;
-            // A draining backend keeps its TCP / SCTP flows until its deadline; UDP moves.
-            const bool present = bi >= 0 && !(proto == IPPROTO_UDP && sp->backends[size_t(bi)].draining);
-            if (present && sp->backends[size_t(bi)].draining && now >= sp->backends[size_t(bi)].drain_deadline) {
-                table<A>().remove(idx); // drained: the flow is over, whatever aging has not seen yet
+            // The snapshot changed since this flow last checked.
+            const Recheck r = recheck(s, f, now);
+            if (r == Recheck::kDrained) { // the flow is over, whatever aging has not seen yet
+                table<A>().remove(idx);
                 counters_.ev(Ev::kFlowsExpired);
                 on_miss(s, c, now);
                 return;
             }
-            if (present) {
-                f.generation = uint32_t(s.generation);
-                f.sp_index = sp->index;
-                const BackendRt& b = sp->backends[size_t(bi)];
-                f.draining = b.draining;
-                f.drain_deadline = b.drain_deadline;
-            } else {
-                // UDP moves at once; TCP and SCTP on their next SYN / INIT (SEMANTICS.md).
-                reschedule = opens_flow(proto, fl);
-            }
+            // UDP moves at once; TCP and SCTP on their next SYN / INIT (SEMANTICS.md).
+            if (r == Recheck::kGone) reschedule = opens_flow(proto, fl);
         }
         // A new connection reusing the tuple; also a fresh SYN / INIT (not a retransmission of
         // the opening one) towards a draining backend, which takes no new connection.

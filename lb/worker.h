@@ -113,6 +113,8 @@ private:
     void lookup_and_dispatch(const Snapshot& s, CandT<A>* cand, uint32_t n, uint64_t now) noexcept;
     template <typename A> void on_hit(const Snapshot& s, CandT<A>& c, int32_t res, uint64_t now) noexcept;
     template <typename A> void on_miss(const Snapshot& s, CandT<A>& c, uint64_t now) noexcept;
+    enum class Recheck : uint8_t { kKept, kDrained, kGone };
+    template <typename A> Recheck recheck(const Snapshot& s, FlowT<A>& f, uint64_t now) noexcept;
     template <typename A> void translate(CandT<A>& c, FlowT<A>& f, bool reverse_dir) noexcept;
     template <typename A>
     void emit(rte_mbuf* m, uint16_t in_port, uint16_t out_port, const A& nexthop, int16_t& neigh) noexcept;
